@@ -1,0 +1,32 @@
+// The master <-> agent contract. In one process the daemon wires an Agent straight to the
+// Master; the cluster plane (issue 4) carries the same calls over node RPC.
+import type { AgentInfo, TaskInfo, TaskStatus } from './types';
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogChunk {
+  data: Buffer;
+  /** Byte offset of data[0] in the file. */
+  offset: number;
+  /** File size when read, in bytes. */
+  size: number;
+}
+
+/** What the master can ask of an agent. */
+export interface AgentLink {
+  launch(task: TaskInfo): void;
+  /** SIGTERM the task's process group, SIGKILL after the grace period (seconds; default from config). */
+  kill(taskId: string, gracePeriodSeconds?: number): void;
+  /** The framework acknowledged this update; the agent stops resending it. */
+  acknowledge(taskId: string, uuid: string): void;
+  /** Reads up to maxBytes of a task's stdout or stderr from `offset`. Throws TASK_NOT_FOUND / SANDBOX_GONE. */
+  readLog(taskId: string, stream: LogStream, offset: number, maxBytes: number): Promise<LogChunk>;
+  /** Latest status of every task the agent knows (for reconciliation). */
+  taskStatuses(): TaskStatus[];
+}
+
+/** What an agent tells its master. */
+export interface MasterLink {
+  registerAgent(info: AgentInfo, link: AgentLink): void;
+  statusUpdate(status: TaskStatus): void;
+}

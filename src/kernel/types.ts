@@ -1,0 +1,147 @@
+// Domain types of the resource kernel, named after Mesos's so its users recognise them.
+// Times are milliseconds since the Unix epoch; cpus in cores; mem and disk in MiB.
+
+export const TASK_STATES = [
+  'TASK_STAGING',
+  'TASK_STARTING',
+  'TASK_RUNNING',
+  'TASK_KILLING',
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_LOST',
+  'TASK_DROPPED',
+  'TASK_UNREACHABLE',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+  'TASK_UNKNOWN',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** States after which a task never runs again. */
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_LOST',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+]);
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+export type TaskReason =
+  | 'REASON_COMMAND_EXECUTOR_FAILED'
+  | 'REASON_CONTAINER_LAUNCH_FAILED'
+  | 'REASON_CONTAINER_LIMITATION_MEMORY'
+  | 'REASON_CONTAINER_LIMITATION_DISK'
+  | 'REASON_EXECUTOR_TERMINATED'
+  | 'REASON_AGENT_DISCONNECTED'
+  | 'REASON_AGENT_REMOVED'
+  | 'REASON_AGENT_RESTARTED'
+  | 'REASON_AGENT_DRAINING'
+  | 'REASON_RECONCILIATION'
+  | 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED'
+  | 'REASON_TASK_INVALID'
+  | 'REASON_TASK_KILLED_DURING_LAUNCH'
+  | 'REASON_TASK_UNKNOWN'
+  | 'REASON_FRAMEWORK_REMOVED'
+  | 'REASON_MAX_COMPLETION_TIME_REACHED';
+
+export type StatusSource = 'SOURCE_MASTER' | 'SOURCE_AGENT' | 'SOURCE_EXECUTOR';
+
+export interface PortRange {
+  /** Inclusive. */
+  begin: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface Resources {
+  cpus: number;
+  mem: number;
+  disk: number;
+  ports: PortRange[];
+}
+
+export interface CommandInfo {
+  /** true: `value` runs under `/bin/sh -c`; false: `value` is the program and `arguments` its argv[1..]. */
+  shell: boolean;
+  value: string;
+  arguments?: string[];
+  environment: Record<string, string>;
+  /** Unix user to run as; undefined means the agent's default. */
+  user?: string;
+}
+
+export interface TaskInfo {
+  taskId: string;
+  name: string;
+  agentId: string;
+  frameworkId: string;
+  resources: Resources;
+  command: CommandInfo;
+  labels: Record<string, string>;
+  /** SIGTERM-to-SIGKILL grace in seconds; undefined means the agent's default. */
+  killGracePeriodSeconds?: number;
+}
+
+export interface TaskStatus {
+  taskId: string;
+  agentId: string;
+  frameworkId: string;
+  state: TaskState;
+  source: StatusSource;
+  reason?: TaskReason;
+  message?: string;
+  timestamp: number;
+  /** Set on updates that must be acknowledged; absent on reconciliation answers. */
+  uuid?: string;
+  healthy?: boolean;
+  /** Process exit code for terminal states reached by the process exiting. */
+  exitCode?: number;
+}
+
+export interface AgentInfo {
+  id: string;
+  hostname: string;
+  /** Resources the agent offers in total. */
+  resources: Resources;
+  attributes: Record<string, string>;
+  registeredAt: number;
+  version: string;
+}
+
+export interface FrameworkInfo {
+  name: string;
+  /** Set when re-subscribing under an existing id (keeps its tasks). */
+  id?: string;
+  role?: string;
+  user?: string;
+}
+
+export interface Offer {
+  id: string;
+  frameworkId: string;
+  agentId: string;
+  hostname: string;
+  resources: Resources;
+  attributes: Record<string, string>;
+}
+
+/** A task as a framework asks for it in a LAUNCH operation; the master fills agentId and frameworkId. */
+export type TaskLaunch = Omit<TaskInfo, 'agentId' | 'frameworkId'>;
+
+export type Operation = { type: 'LAUNCH'; tasks: TaskLaunch[] };
+
+export interface Filters {
+  /** Do not offer the declined (or left-over) resources of that agent again for this many seconds. Default 5. */
+  refuseSeconds?: number;
+}
+
+export const emptyResources = (): Resources => ({ cpus: 0, mem: 0, disk: 0, ports: [] });

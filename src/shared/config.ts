@@ -1,0 +1,186 @@
+// The one configuration schema. Precedence: command-line flags > CORRAL_* environment > config file
+// > defaults. This is the only module that reads process.env; values are validated once and frozen.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { errors } from './errors';
+
+export const ROLES = ['master', 'agent', 'init'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface DaemonConfig {
+  /** Where the store, tokens and sandboxes live. */
+  dataDir: string;
+  /** HTTP API listen address. */
+  listenHost: string;
+  listenPort: number;
+  /** Roles this process runs; all of ROLES when none is named. */
+  roles: readonly Role[];
+  /** Node name used in task `host` fields and node listings. */
+  hostname: string;
+  /** pino level: trace, debug, info, warn, error, fatal, silent. */
+  logLevel: string;
+  /** Inclusive port range the agent offers to tasks. */
+  portRangeStart: number;
+  portRangeEnd: number;
+  /** Agent resources; undefined means detect (systeminformation). cpus in cores, mem/disk in MiB. */
+  agentCpus: number | undefined;
+  agentMemMb: number | undefined;
+  agentDiskMb: number | undefined;
+  /** Time between SIGTERM and SIGKILL when a framework gives none, in seconds. */
+  killGraceSeconds: number;
+  /** Allocation cycle in milliseconds; offers are also made right after a change. */
+  allocationIntervalMs: number;
+}
+
+interface Field {
+  key: keyof DaemonConfig;
+  env: string;
+  doc: string;
+  parse: (raw: string) => unknown;
+}
+
+const int = (name: string, min: number, max: number) => (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw errors.config(`${name} must be an integer in ${min}..${max}, got '${raw}'`);
+  return n;
+};
+const positive = (name: string) => (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw errors.config(`${name} must be a positive number, got '${raw}'`);
+  return n;
+};
+const text = (name: string) => (raw: string) => {
+  if (raw.trim() === '') throw errors.config(`${name} must not be empty`);
+  return raw;
+};
+
+/** Every setting that can come from the environment or a config file (flags use the same parsers). */
+export const CONFIG_FIELDS: readonly Field[] = [
+  { key: 'dataDir', env: 'CORRAL_DATA_DIR', doc: 'data directory', parse: text('data dir') },
+  { key: 'hostname', env: 'CORRAL_HOSTNAME', doc: 'node name', parse: text('hostname') },
+  { key: 'logLevel', env: 'CORRAL_LOG_LEVEL', doc: 'log level', parse: parseLogLevel },
+  { key: 'agentCpus', env: 'CORRAL_AGENT_CPUS', doc: 'agent cpus (cores)', parse: positive('agent cpus') },
+  { key: 'agentMemMb', env: 'CORRAL_AGENT_MEM', doc: 'agent memory (MiB)', parse: positive('agent mem') },
+  { key: 'agentDiskMb', env: 'CORRAL_AGENT_DISK', doc: 'agent disk (MiB)', parse: positive('agent disk') },
+  { key: 'killGraceSeconds', env: 'CORRAL_KILL_GRACE', doc: 'SIGTERM to SIGKILL (s)', parse: positive('kill grace') },
+  { key: 'allocationIntervalMs', env: 'CORRAL_ALLOCATION_INTERVAL_MS', doc: 'allocation cycle (ms)', parse: int('allocation interval', 10, 60_000) },
+];
+
+export interface ConfigSources {
+  /** Flag values already named by config key (strings as typed on the command line). */
+  flags: Partial<Record<keyof DaemonConfig | 'listen' | 'portRange' | 'config', string>>;
+  /** Role flags given (`--master`, `--agent`, ...). */
+  roleFlags: readonly Role[];
+  env?: NodeJS.ProcessEnv;
+  /** True when running as an installed binary (data dir defaults to /var/lib/corral). */
+  installed: boolean;
+}
+
+export function defaultConfig(installed: boolean): DaemonConfig {
+  return {
+    dataDir: installed ? '/var/lib/corral' : './.corral',
+    listenHost: '127.0.0.1',
+    listenPort: 5050,
+    roles: ROLES,
+    hostname: hostname(),
+    logLevel: 'info',
+    portRangeStart: 10000,
+    portRangeEnd: 20000,
+    agentCpus: undefined,
+    agentMemMb: undefined,
+    agentDiskMb: undefined,
+    killGraceSeconds: 3,
+    allocationIntervalMs: 1000,
+  };
+}
+
+export function loadDaemonConfig(src: ConfigSources): Readonly<DaemonConfig> {
+  const env = src.env ?? process.env;
+  const cfg: Record<string, unknown> = { ...defaultConfig(src.installed) };
+  const layers: Array<Record<string, string | undefined>> = [];
+
+  const dataDirGuess = src.flags.dataDir ?? env.CORRAL_DATA_DIR ?? (cfg.dataDir as string);
+  const file = src.flags.config ?? env.CORRAL_CONFIG;
+  layers.push(readConfigFile(file ?? join(dataDirGuess, 'config.json'), file !== undefined));
+  layers.push(Object.fromEntries(CONFIG_FIELDS.map((f) => [f.key, env[f.env]])));
+  layers[layers.length - 1]!.listen = env.CORRAL_LISTEN;
+  layers[layers.length - 1]!.portRange = env.CORRAL_PORT_RANGE;
+  layers[layers.length - 1]!.roles = env.CORRAL_ROLES;
+  layers.push(src.flags as Record<string, string | undefined>);
+
+  for (const layer of layers) {
+    for (const f of CONFIG_FIELDS) {
+      const raw = layer[f.key];
+      if (raw !== undefined) cfg[f.key] = f.parse(String(raw));
+    }
+    if (layer.listen !== undefined) Object.assign(cfg, parseListen(String(layer.listen)));
+    if (layer.portRange !== undefined) Object.assign(cfg, parsePortRange(String(layer.portRange)));
+    if (layer.roles !== undefined) cfg.roles = parseRoles(String(layer.roles));
+  }
+  if (src.roleFlags.length > 0) cfg.roles = [...new Set(src.roleFlags)];
+  return Object.freeze(cfg as unknown as DaemonConfig);
+}
+
+function readConfigFile(path: string, required: boolean): Record<string, string | undefined> {
+  let body: string;
+  try {
+    body = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw errors.config(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (err) {
+    throw errors.config(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.config(`config file ${path} must hold a JSON object`);
+  const known = new Set<string>([...CONFIG_FIELDS.map((f) => f.key), 'listen', 'portRange', 'roles']);
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!known.has(k)) throw errors.config(`config file ${path}: unknown setting '${k}' (known: ${[...known].join(', ')})`);
+    out[k] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return out;
+}
+
+export function parseListen(raw: string): { listenHost: string; listenPort: number } {
+  const m = /^(.*):(\d+)$/.exec(raw);
+  if (!m || m[1] === '') throw errors.config(`--listen must be HOST:PORT, got '${raw}'`);
+  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { listenHost: host, listenPort: int('listen port', 0, 65535)(m[2]!) as number };
+}
+
+export function parsePortRange(raw: string): { portRangeStart: number; portRangeEnd: number } {
+  const m = /^(\d+)-(\d+)$/.exec(raw);
+  if (!m) throw errors.config(`port range must be START-END, got '${raw}'`);
+  const start = int('port range start', 1, 65535)(m[1]!) as number;
+  const end = int('port range end', 1, 65535)(m[2]!) as number;
+  if (end < start) throw errors.config(`port range ${raw} ends before it starts`);
+  return { portRangeStart: start, portRangeEnd: end };
+}
+
+function parseRoles(raw: string): Role[] {
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!(ROLES as readonly string[]).includes(n)) throw errors.config(`unknown role '${n}' (known: ${ROLES.join(', ')})`);
+  return [...new Set(names)] as Role[];
+}
+
+function parseLogLevel(raw: string): string {
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  if (!levels.includes(raw)) throw errors.config(`log level must be one of ${levels.join(', ')}, got '${raw}'`);
+  return raw;
+}
+
+/** Where the CLI finds the API: CORRAL_URL / CORRAL_TOKEN override what a local data dir says. */
+export interface ClientConfigSources {
+  url?: string | undefined;
+  token?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+export function clientEnv(env: NodeJS.ProcessEnv = process.env): ClientConfigSources {
+  return { url: env.CORRAL_URL, token: env.CORRAL_TOKEN, dataDir: env.CORRAL_DATA_DIR };
+}

@@ -1,0 +1,73 @@
+// The one error catalogue. Every error Corral returns to a person or a client is a CorralError
+// with a stable `code` from this table; HTTP statuses come from here, never from message text.
+// docs/errors.md lists every code (a test keeps the two in step).
+
+export interface ErrorDetail {
+  /** JSON pointer into the offending input, e.g. `/instances`. */
+  path: string;
+  errors: string[];
+}
+
+export const ERROR_CATALOGUE = {
+  INVALID_JSON: { status: 400, summary: 'The request body is not valid JSON.' },
+  INVALID_REQUEST: { status: 400, summary: 'A query parameter or path segment is malformed.' },
+  VALIDATION_FAILED: { status: 422, summary: 'The input parsed but breaks the schema; `details` says where.' },
+  UNAUTHORIZED: { status: 401, summary: 'The bearer token is missing or wrong.' },
+  NOT_FOUND: { status: 404, summary: 'No such route.' },
+  APP_NOT_FOUND: { status: 404, summary: 'No app has this id.' },
+  APP_EXISTS: { status: 409, summary: 'An app with this id already exists.' },
+  APP_LOCKED: { status: 409, summary: 'Another deployment is changing this app; retry or use force.' },
+  TASK_NOT_FOUND: { status: 404, summary: 'No task has this id.' },
+  AGENT_NOT_FOUND: { status: 404, summary: 'No agent has this id.' },
+  FRAMEWORK_NOT_FOUND: { status: 404, summary: 'No framework has this id, or it is not subscribed.' },
+  OFFER_NOT_FOUND: { status: 409, summary: 'The offer was rescinded, used or never existed.' },
+  LAUNCH_INVALID: { status: 422, summary: 'A launch operation asks for resources the offer does not hold.' },
+  REVISION_CONFLICT: { status: 409, summary: 'The stored value changed since it was read (compare-and-set failed).' },
+  STORE_COMPACTED: { status: 410, summary: 'A watch asked for history older than the store keeps.' },
+  STORE_CLOSED: { status: 503, summary: 'The store has been closed.' },
+  CONFIG_INVALID: { status: 400, summary: 'A flag, environment variable or config file value is invalid.' },
+  NO_ROLES: { status: 400, summary: '`corral up` was asked to run no role.' },
+  DATA_DIR_UNUSABLE: { status: 500, summary: 'The data directory cannot be created or written.' },
+  API_UNREACHABLE: { status: 503, summary: 'The CLI could not reach the Corral API.' },
+  FILE_UNREADABLE: { status: 400, summary: 'A file named on the command line cannot be read.' },
+  SANDBOX_GONE: { status: 404, summary: "The task's sandbox or log file no longer exists." },
+  INTERNAL: { status: 500, summary: 'A bug in Corral; the log has the stack.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class CorralError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[]) {
+    super(message);
+    this.name = 'CorralError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { message: string; code: ErrorCode; details?: ErrorDetail[] } {
+    return this.details ? { message: this.message, code: this.code, details: this.details } : { message: this.message, code: this.code };
+  }
+}
+
+export function isCorralError(err: unknown): err is CorralError {
+  return err instanceof CorralError;
+}
+
+/** Named factories for errors raised in more than one place. */
+export const errors = {
+  invalidJson: (why: string) => new CorralError('INVALID_JSON', `Invalid JSON: ${why}`),
+  validation: (details: ErrorDetail[]) => new CorralError('VALIDATION_FAILED', 'Object is not valid', details),
+  unauthorized: () => new CorralError('UNAUTHORIZED', 'Missing or invalid bearer token. Send "Authorization: Bearer <token>"; the token is in <data-dir>/admin.token.'),
+  appNotFound: (id: string) => new CorralError('APP_NOT_FOUND', `App '${id}' does not exist`),
+  appExists: (id: string) => new CorralError('APP_EXISTS', `An app with id [${id}] already exists.`),
+  taskNotFound: (id: string) => new CorralError('TASK_NOT_FOUND', `Task '${id}' does not exist`),
+  agentNotFound: (id: string) => new CorralError('AGENT_NOT_FOUND', `Agent '${id}' does not exist`),
+  revisionConflict: (key: string, expected: number, actual: number) =>
+    new CorralError('REVISION_CONFLICT', `Key '${key}' is at revision ${actual}, expected ${expected}`),
+  config: (what: string) => new CorralError('CONFIG_INVALID', what),
+};

@@ -184,3 +184,12 @@ export interface ClientConfigSources {
 export function clientEnv(env: NodeJS.ProcessEnv = process.env): ClientConfigSources {
   return { url: env.CORRAL_URL, token: env.CORRAL_TOKEN, dataDir: env.CORRAL_DATA_DIR };
 }
+
+/** The part of the daemon's environment every task inherits; the rest of it stays private. */
+export function taskBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'LOGNAME', 'SHELL'];
+  const out: Record<string, string> = {};
+  for (const k of keep) if (env[k] !== undefined) out[k] = env[k]!;
+  out.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return out;
+}

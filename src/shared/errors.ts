@@ -1,6 +1,6 @@
 // The one error catalogue. Every error Corral returns to a person or a client is a CorralError
 // with a stable `code` from this table; HTTP statuses come from here, never from message text.
-// docs/errors.md lists every code (a test keeps the two in step).
+// docs/api.md lists every code (a test keeps the two in step).
 
 export interface ErrorDetail {
   /** JSON pointer into the offending input, e.g. `/instances`. */

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// Bundles src/main.ts into one CommonJS file, dist/corral.js, runnable as `node dist/corral.js`
+// from a checkout whose node_modules is installed (externals are required from there).
+//
+//   node scripts/bundle.mjs [--entry src/main.ts] [--outfile dist/corral.js]
+//
+// What stays external, and why:
+// - Native addons (better-sqlite3 now; sodium-native and udx-native once hyperswarm lands): their
+//   loaders look for a `.node` file relative to their own package directory, which a bundle does not
+//   have. The single-executable build carries them as SEA assets instead (see DESIGN.md).
+// - Any other package that looks native (binding.gyp, prebuilds/, or a node-gyp-build/bindings
+//   dependency) is made external automatically, so a new native dependency cannot silently break the
+//   bundle.
+// Everything else bundles, checked by running a bundle that uses it: pino and pino-pretty (pino is
+// used as an in-process stream; only pino *transports* need worker files next to the bundle, and
+// Corral uses none), fastify (with ajv validation and fast-json-stringify serialisation),
+// systeminformation (its macOS-only temperature sensors are optional requires inside try/catch),
+// commander, ajv and prom-client.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const NATIVE_EXTERNALS = ['better-sqlite3', 'sodium-native', 'udx-native'];
+const NATIVE_LOADERS = ['node-gyp-build', 'node-gyp-build-optional-packages', 'bindings', 'require-addon'];
+
+/** The commit being built, or 'unknown' outside a git checkout (e.g. a source tarball). */
+function gitCommit() {
+  try {
+    const out = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' }).trim();
+    return /^[0-9a-f]{40,64}$/.test(out) ? out : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`. */
+function packageName(specifier) {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+const nativeCache = new Map();
+/** True when the hoisted package in node_modules ships or builds a native addon. */
+function looksNative(name) {
+  if (nativeCache.has(name)) return nativeCache.get(name);
+  const dir = join(root, 'node_modules', name);
+  let native = existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'));
+  if (!native) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      native = pkg.gypfile === true || NATIVE_LOADERS.some((l) => pkg.dependencies?.[l] !== undefined);
+    } catch {
+      native = false; // not installed at top level: let esbuild report it if it cannot resolve it
+    }
+  }
+  nativeCache.set(name, native);
+  return native;
+}
+
+const nativeAddonsExternal = {
+  name: 'native-addons-external',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:')) return undefined;
+      const name = packageName(args.path);
+      return looksNative(name) ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
+const { values: opts } = parseArgs({
+  options: {
+    entry: { type: 'string', default: 'src/main.ts' },
+    outfile: { type: 'string', default: 'dist/corral.js' },
+  },
+});
+const entry = resolve(root, opts.entry);
+const outfile = resolve(root, opts.outfile);
+if (!existsSync(entry)) {
+  console.error(`bundle: entry ${relative(root, entry)} does not exist`);
+  process.exit(1);
+}
+
+const commit = gitCommit();
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  banner: { js: '#!/usr/bin/env node' },
+  sourcemap: 'linked',
+  minify: false,
+  legalComments: 'inline',
+  external: NATIVE_EXTERNALS,
+  plugins: [nativeAddonsExternal],
+  define: { __CORRAL_COMMIT__: JSON.stringify(commit) },
+  logLevel: 'warning',
+  metafile: true,
+}).catch(() => process.exit(1)); // esbuild has already printed the errors
+
+chmodSync(outfile, 0o755);
+const bytes = statSync(outfile).size;
+const externals = new Set();
+for (const input of Object.values(result.metafile.inputs)) {
+  for (const imp of input.imports) {
+    if (imp.external && !imp.path.startsWith('node:') && !builtinModules.includes(imp.path)) externals.add(imp.path);
+  }
+}
+console.log(
+  `bundle: ${relative(root, outfile)} ${(bytes / 1024 / 1024).toFixed(2)} MiB (${bytes} bytes), commit ${commit}` +
+    (externals.size > 0 ? `, external: ${[...externals].sort().join(', ')}` : ''),
+);

@@ -1,0 +1,111 @@
+// Corral's native /api/v1 routes: nodes, tasks and task logs, read from the master's operator view.
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { LogStream } from '../kernel/agent-link';
+import type { AgentView, Master } from '../kernel/master/master';
+import type { TaskView } from '../kernel/master/task-record';
+import { isTerminal, type PortRange } from '../kernel/types';
+import type { Clock } from '../shared/clock';
+import { CorralError } from '../shared/errors';
+import { appIdOfTaskId } from '../shared/ids';
+
+export interface NativeRoutesOptions {
+  master: Master;
+  clock: Clock;
+  /** Roles this node runs (shown in node listings). */
+  roles: readonly string[];
+  /** The init framework's id, to tell which tasks are app instances. */
+  initFrameworkId: () => string | undefined;
+  /** How often a followed log is checked for new output (ms). */
+  followPollMs?: number;
+}
+
+/** Largest single read of a log file (bytes); clients continue from X-Corral-Log-Offset. */
+const MAX_LOG_READ = 4 * 1024 * 1024;
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+const expandPorts = (ranges: readonly PortRange[]) => ranges.flatMap((r) => Array.from({ length: r.end - r.begin + 1 }, (_, i) => r.begin + i));
+
+export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutesOptions): void {
+  const { master } = opts;
+  const taskJson = (t: TaskView) => ({
+    id: t.id,
+    name: t.name,
+    appId: t.frameworkId === opts.initFrameworkId() ? appIdOfTaskId(t.id) ?? null : null,
+    frameworkId: t.frameworkId,
+    agentId: t.agentId,
+    host: t.host,
+    state: t.state,
+    reason: t.reason ?? null,
+    message: t.message ?? null,
+    exitCode: t.exitCode ?? null,
+    healthy: t.healthy ?? null,
+    ports: expandPorts(t.resources.ports),
+    resources: { cpus: t.resources.cpus, mem: t.resources.mem, disk: t.resources.disk },
+    labels: t.labels,
+    stagedAt: iso(t.stagedAt),
+    startedAt: iso(t.startedAt),
+    updatedAt: iso(t.updatedAt),
+  });
+  const nodeJson = (a: AgentView) => ({
+    id: a.id,
+    hostname: a.hostname,
+    roles: opts.roles,
+    resources: a.resources,
+    used: a.used,
+    attributes: a.attributes,
+    registeredAt: iso(a.registeredAt),
+    version: a.version,
+    tasks: a.tasks,
+    status: 'ACTIVE',
+  });
+
+  server.get('/api/v1/nodes', async () => ({ nodes: master.agentViews().map(nodeJson) }));
+
+  server.get<{ Querystring: { app?: string; state?: string } }>('/api/v1/tasks', async (req) => {
+    const app = req.query.app ? '/' + req.query.app.replace(/^\/+/, '') : undefined;
+    const tasks = master.taskViews().map(taskJson);
+    return { tasks: tasks.filter((t) => (!app || t.appId === app) && (!req.query.state || t.state === req.query.state)) };
+  });
+
+  server.get<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req) => ({ task: taskJson(master.taskView(req.params.id)) }));
+
+  server.delete<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req, reply) => {
+    const task = master.killTask(req.params.id);
+    return reply.code(202).send({ task: taskJson(task) });
+  });
+
+  server.get<{ Params: { id: string }; Querystring: { stream?: string; offset?: string; follow?: string } }>('/api/v1/tasks/:id/logs', async (req, reply) => {
+    const stream = (req.query.stream ?? 'stdout') as LogStream;
+    if (stream !== 'stdout' && stream !== 'stderr') throw new CorralError('INVALID_REQUEST', `stream must be stdout or stderr, got '${String(stream)}'`);
+    const offset = Number(req.query.offset ?? 0);
+    if (!Number.isInteger(offset)) throw new CorralError('INVALID_REQUEST', `offset must be an integer, got '${req.query.offset}'`);
+    const follow = req.query.follow === 'true' || req.query.follow === '1';
+    const taskId = req.params.id;
+    const first = await master.readLog(taskId, stream, offset, MAX_LOG_READ);
+    const next = first.offset + first.data.length;
+    void reply.type('text/plain; charset=utf-8').header('X-Corral-Log-Offset', String(next));
+    if (!follow) return reply.send(first.data);
+
+    let closed = false;
+    req.raw.on('close', () => (closed = true));
+    const pollMs = opts.followPollMs ?? 250;
+    async function* tail(): AsyncGenerator<Buffer> {
+      if (first.data.length > 0) yield first.data;
+      let at = next;
+      while (!closed) {
+        // Look at the state before reading, so output written just before the task ended is not missed.
+        const ended = isTerminal(master.taskView(taskId).state);
+        const chunk = await master.readLog(taskId, stream, at, MAX_LOG_READ);
+        if (chunk.data.length > 0) {
+          at = chunk.offset + chunk.data.length;
+          yield chunk.data;
+          continue;
+        }
+        if (ended) return;
+        await opts.clock.sleep(pollMs);
+      }
+    }
+    return reply.send(Readable.from(tail()));
+  });
+}

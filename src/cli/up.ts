@@ -1,0 +1,90 @@
+// `corral up`: starts the enabled roles of this node and runs until SIGTERM or Ctrl-C.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { startDaemon } from '../daemon';
+import { VERSION } from '../daemon/version';
+import { loadDaemonConfig, ROLES, type Role } from '../shared/config';
+import { createLogger } from '../shared/logger';
+
+interface UpOptions {
+  listen?: string;
+  config?: string;
+  portRange?: string;
+  hostname?: string;
+  logLevel?: string;
+  agentCpus?: string;
+  agentMem?: string;
+  agentDisk?: string;
+  dataDir?: string;
+  master?: boolean;
+  agent?: boolean;
+  init?: boolean;
+}
+
+/** Running from a checkout (package.json beside dist/) means dev defaults: data in ./.corral. */
+function runningFromCheckout(): boolean {
+  return existsSync(join(__dirname, '..', 'package.json'));
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run a Corral node: master, agent and init in one process unless roles are named')
+    .option('--listen <host:port>', 'HTTP API address (default 127.0.0.1:5050)')
+    .option('--config <file>', 'JSON config file (default <data-dir>/config.json if present)')
+    .option('--port-range <start-end>', 'ports the agent offers to tasks (default 10000-20000)')
+    .option('--hostname <name>', 'node name shown for tasks and nodes')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent')
+    .option('--agent-cpus <n>', 'cpus the agent offers (default: detected)')
+    .option('--agent-mem <mib>', 'memory the agent offers in MiB (default: detected)')
+    .option('--agent-disk <mib>', 'disk the agent offers in MiB (default: detected)')
+    .option('--master', 'run the master role')
+    .option('--agent', 'run the agent role')
+    .option('--init', 'run the init (service) framework')
+    .action(async (_opts: UpOptions, cmd: Command) => {
+      const o = cmd.optsWithGlobals<UpOptions>();
+      const roleFlags = ROLES.filter((r: Role) => o[r] === true);
+      const config = loadDaemonConfig({
+        installed: !runningFromCheckout(),
+        roleFlags,
+        flags: {
+          dataDir: o.dataDir,
+          listen: o.listen,
+          config: o.config,
+          portRange: o.portRange,
+          hostname: o.hostname,
+          logLevel: o.logLevel,
+          agentCpus: o.agentCpus,
+          agentMemMb: o.agentMem,
+          agentDiskMb: o.agentDisk,
+        },
+      });
+      const logger = createLogger({ level: config.logLevel });
+      const daemon = await startDaemon(config, { logger });
+      process.stdout.write(
+        [
+          `Corral ${VERSION} is up`,
+          `  API:          ${daemon.url}`,
+          `  Admin token:  ${daemon.tokenFile}`,
+          `  Data dir:     ${daemon.dataDir}`,
+          `  Roles:        ${config.roles.join(', ')}`,
+          `Try: corral app add examples/hello.json   (Ctrl-C stops Corral)`,
+          '',
+        ].join('\n'),
+      );
+      await new Promise<void>((resolve) => {
+        const onSignal = (signal: NodeJS.Signals) => {
+          logger.info({ event: 'daemon_stopping', signal }, 'stopping');
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          resolve();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      await daemon.stop();
+      logger.info({ event: 'daemon_stopped' }, 'corral stopped');
+      logger.flush();
+    });
+}

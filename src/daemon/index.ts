@@ -1,0 +1,127 @@
+// `corral up`: starts the enabled roles in order (store, master, agent, init, API) and stops them
+// in reverse. One object owns the roles, as Nomad's agent does; in-process roles talk through the
+// same interfaces their remote versions will use.
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { registerNativeRoutes } from '../api/native-routes';
+import { createApiServer } from '../api/server';
+import { AppRepo } from '../init/app-repo';
+import { AppService } from '../init/app-service';
+import { InitController } from '../init/controller';
+import { registerMarathonRoutes } from '../init/routes';
+import { Agent, detectResources } from '../kernel/agent';
+import { Master } from '../kernel/master/master';
+import { inProcessTransport } from '../kernel/sdk/in-process';
+import { systemClock, type Clock } from '../shared/clock';
+import { taskBaseEnv, type DaemonConfig } from '../shared/config';
+import { CorralError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { createMetrics } from '../shared/metrics';
+import { openStore } from '../store';
+import type { Store } from '../store/types';
+import { adminToken, nodeId, prepareDataDir, removeEndpoint, writeEndpoint } from './files';
+import { VERSION } from './version';
+
+export interface Daemon {
+  /** Base URL of the HTTP API. */
+  url: string;
+  tokenFile: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface DaemonDeps {
+  logger: Logger;
+  clock?: Clock;
+}
+
+export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+  const has = (r: DaemonConfig['roles'][number]) => config.roles.includes(r);
+  if (config.roles.length === 0) throw new CorralError('NO_ROLES', 'corral up needs at least one role (--master, --agent, --init)');
+  if ((has('agent') || has('init')) && !has('master')) {
+    throw new CorralError('CONFIG_INVALID', 'Agents and frameworks on a machine without a master need the cluster plane (--join), which this build does not have yet; run with --master too');
+  }
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const dataDir = resolve(config.dataDir);
+  prepareDataDir(dataDir);
+  const token = adminToken(dataDir);
+  const metrics = createMetrics();
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse().splice(0)) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ event: 'daemon_stop_error', err }, 'a role failed to stop cleanly');
+      }
+    }
+  };
+
+  try {
+    const store: Store = await openStore(dataDir);
+    stops.push(() => store.close());
+
+    const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs });
+    master.start();
+    stops.push(() => master.stop());
+
+    if (has('agent')) {
+      const resources = await detectResources({
+        cpus: config.agentCpus,
+        memMb: config.agentMemMb,
+        diskMb: config.agentDiskMb,
+        portRange: { begin: config.portRangeStart, end: config.portRangeEnd },
+        dataDir,
+      });
+      const agent = new Agent({
+        id: nodeId(dataDir),
+        hostname: config.hostname,
+        dataDir,
+        resources,
+        attributes: {},
+        version: VERSION,
+        killGraceSeconds: config.killGraceSeconds,
+        clock,
+        logger,
+        master,
+        env: taskBaseEnv(),
+      });
+      await agent.start();
+      stops.push(() => agent.stop());
+    }
+
+    const routes: Array<(s: FastifyInstance) => void> = [];
+    let initFrameworkId = (): string | undefined => undefined;
+    if (has('init')) {
+      const repo = new AppRepo(store);
+      const controller = new InitController({ repo, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'init' }) });
+      await controller.start();
+      stops.push(() => controller.stop());
+      const apps = new AppService(repo, controller, clock);
+      initFrameworkId = () => controller.frameworkId();
+      routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }));
+    }
+    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId() }));
+
+    const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
+    await server.listen({ host: config.listenHost, port: config.listenPort });
+    stops.push(() => server.close());
+    const address = server.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.listenPort;
+    const url = apiUrl({ ...config, listenPort: port });
+    writeEndpoint(dataDir, url);
+    stops.push(() => removeEndpoint(dataDir));
+    logger.info({ event: 'daemon_started', url, roles: config.roles, dataDir }, 'corral is up');
+    return { url, tokenFile: token.path, dataDir, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function apiUrl(config: Pick<DaemonConfig, 'listenHost' | 'listenPort'>): string {
+  const host = config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.listenPort}`;
+}
+

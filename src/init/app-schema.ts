@@ -1,0 +1,44 @@
+// JSON Schema (draft 7, checked with ajv) for the Marathon app fields Corral understands. Other
+// Marathon fields pass through untouched so existing app JSON is accepted.
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
+
+export const appSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: {
+    id: { type: 'string', minLength: 1 },
+    cmd: { type: ['string', 'null'] },
+    args: { type: ['array', 'null'], items: { type: 'string' } },
+    instances: { type: 'integer', minimum: 0 },
+    cpus: { type: 'number', minimum: 0 },
+    mem: { type: 'number', minimum: 0 },
+    disk: { type: 'number', minimum: 0 },
+    gpus: { type: 'integer', minimum: 0 },
+    ports: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 } },
+    portDefinitions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['port'],
+        properties: {
+          port: { type: 'integer', minimum: 0, maximum: 65535 },
+          protocol: { enum: ['tcp', 'udp', 'udp,tcp'] },
+          name: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+          labels: stringMap,
+        },
+      },
+    },
+    requirePorts: { type: 'boolean' },
+    env: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    },
+    labels: stringMap,
+    user: { type: ['string', 'null'] },
+    backoffSeconds: { type: 'number', minimum: 0 },
+    backoffFactor: { type: 'number', minimum: 1 },
+    maxLaunchDelaySeconds: { type: 'number', minimum: 0 },
+    taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
+  },
+} as const;

@@ -1,0 +1,91 @@
+// The Marathon app definition: validation with Marathon's rules and defaults, as pure functions.
+// Fields Corral does not act on yet are validated loosely and kept, so app JSON round-trips.
+import Ajv, { type ErrorObject } from 'ajv';
+import { CorralError, type ErrorDetail } from '../shared/errors';
+import { appSchema } from './app-schema';
+import type { AppDefinition, PortDefinition } from './types';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateSchema = ajv.compile(appSchema);
+
+const SEGMENT = /^(([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$/;
+const RESERVED_LAST_SEGMENTS = new Set(['restart', 'tasks', 'versions']);
+
+/** `foo/bar`, `/foo/bar/` -> `/foo/bar`. Throws VALIDATION_FAILED for an id Marathon would reject. */
+export function normalizeAppId(raw: string, path = '/id'): string {
+  const segments = raw.split('/').filter((s) => s !== '');
+  const problems: string[] = [];
+  if (segments.length === 0) problems.push('must not be empty');
+  for (const s of segments) {
+    if (!SEGMENT.test(s)) problems.push(`path segment '${s}' must be lowercase letters, digits, '-' and '.', and may not start or end with '-' or '.'`);
+  }
+  const last = segments[segments.length - 1];
+  if (last && RESERVED_LAST_SEGMENTS.has(last)) problems.push(`must not end with '${last}'`);
+  if (problems.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path, errors: problems }]);
+  return '/' + segments.join('/');
+}
+
+function toDetails(errs: readonly ErrorObject[]): ErrorDetail[] {
+  const byPath = new Map<string, string[]>();
+  for (const e of errs) {
+    const missing = e.keyword === 'required' ? `/${String((e.params as { missingProperty: string }).missingProperty)}` : '';
+    const path = (e.instancePath || '') + missing || '/';
+    const message = e.keyword === 'required' ? 'is required' : e.keyword === 'additionalProperties' ? `unknown property '${String((e.params as { additionalProperty: string }).additionalProperty)}'` : e.message ?? 'is invalid';
+    byPath.set(path, [...(byPath.get(path) ?? []), message]);
+  }
+  return [...byPath].map(([path, errors]) => ({ path, errors }));
+}
+
+export interface ValidateOptions {
+  /** The id from the URL (PUT /v2/apps/{id}); wins over the body's id. */
+  id?: string;
+}
+
+/**
+ * Validates a Marathon app definition and fills Marathon's defaults. Service ports given as 0
+ * stay 0 here; the controller assigns them (they must be unique across apps).
+ */
+export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefinition {
+  const body: Record<string, unknown> = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...(input as Record<string, unknown>) } : {};
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/', errors: ['must be a JSON object'] }]);
+  }
+  if (opts.id !== undefined) body.id = opts.id;
+  if (!validateSchema(body)) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', toDetails(validateSchema.errors ?? []));
+  const details: ErrorDetail[] = [];
+  const hasCmd = typeof body.cmd === 'string' && body.cmd !== '';
+  const hasArgs = Array.isArray(body.args) && body.args.length > 0;
+  if (hasCmd === hasArgs) details.push({ path: '/cmd', errors: [hasCmd ? "AppDefinition must not set both 'cmd' and 'args'" : "AppDefinition must supply exactly one of 'cmd' or 'args'"] });
+  if (body.ports !== undefined && body.portDefinitions !== undefined) details.push({ path: '/ports', errors: ["You cannot specify both 'ports' and 'portDefinitions'"] });
+  if (details.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', details);
+
+  const portDefinitions: PortDefinition[] =
+    (body.portDefinitions as PortDefinition[] | undefined)?.map((p) => ({ protocol: 'tcp', ...p })) ??
+    (body.ports as number[] | undefined)?.map((port) => ({ port, protocol: 'tcp' })) ??
+    [];
+  const names = portDefinitions.map((p) => p.name).filter((n): n is string => n !== undefined);
+  if (new Set(names).size !== names.length) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/portDefinitions', errors: ['port names must be unique'] }]);
+  const { ports: _legacyPorts, ...rest } = body;
+  return {
+    ...rest,
+    id: normalizeAppId(String(body.id)),
+    instances: (body.instances as number | undefined) ?? 1,
+    cpus: (body.cpus as number | undefined) ?? 1,
+    mem: (body.mem as number | undefined) ?? 128,
+    disk: (body.disk as number | undefined) ?? 0,
+    portDefinitions,
+    requirePorts: (body.requirePorts as boolean | undefined) ?? false,
+    env: (body.env as Record<string, string> | undefined) ?? {},
+    labels: (body.labels as Record<string, string> | undefined) ?? {},
+    backoffSeconds: (body.backoffSeconds as number | undefined) ?? 1,
+    backoffFactor: (body.backoffFactor as number | undefined) ?? 1.15,
+    maxLaunchDelaySeconds: (body.maxLaunchDelaySeconds as number | undefined) ?? 300,
+  } as AppDefinition;
+}
+
+/** Fields whose change needs new tasks; everything else (e.g. instances, labels) applies in place. */
+const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'portDefinitions', 'requirePorts', 'env', 'user', 'fetch'] as const;
+
+export function needsRestart(before: AppDefinition, after: AppDefinition): boolean {
+  return RESTART_FIELDS.some((f) => JSON.stringify(before[f as keyof AppDefinition] ?? null) !== JSON.stringify(after[f as keyof AppDefinition] ?? null));
+}

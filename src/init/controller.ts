@@ -1,0 +1,200 @@
+// The init framework's shell: a kernel framework (through the SDK only) that keeps every app at
+// its instance count. Decisions come from the pure planInstances / matchOffer; this class applies
+// them: accepts and declines offers, kills tasks, acknowledges updates, and applies backoff.
+import type { SchedulerConnection, SchedulerTransport } from '../kernel/sdk/types';
+import { isTerminal, type Offer, type TaskStatus } from '../kernel/types';
+import type { Clock, TimerHandle } from '../shared/clock';
+import { marathonTaskId } from '../shared/ids';
+import type { Logger } from '../shared/logger';
+import type { AppRepo } from './app-repo';
+import { matchOffer, type LaunchRequest } from './match';
+import { backoffAfterFailure, planInstances } from './plan';
+import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
+
+export interface InitControllerOptions {
+  repo: AppRepo;
+  transport: SchedulerTransport;
+  clock: Clock;
+  logger: Logger;
+  /** Re-check period for every app (ms). */
+  tickMs?: number;
+}
+
+export class InitController {
+  readonly apps = new Map<string, { stored: StoredApp; revision: number }>();
+  private readonly tasks = new Map<string, AppTask>();
+  private readonly backoffs = new Map<string, Backoff>();
+  private readonly failures = new Map<string, TaskFailure>();
+  private readonly pending = new Map<string, number>();
+  private conn: SchedulerConnection | undefined;
+  private wantsOffers = true;
+  private tick: TimerHandle | undefined;
+  private wake: TimerHandle | undefined;
+
+  constructor(private readonly opts: InitControllerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.conn) return;
+    for (const e of await this.opts.repo.list()) this.apps.set(e.stored.app.id, e);
+    const id = await this.opts.repo.frameworkId();
+    this.conn = await this.opts.transport.subscribe(
+      { name: 'corral-init', role: '*', ...(id ? { id } : {}) },
+      {
+        offers: (offers) => void this.onOffers(offers).catch((err) => this.opts.logger.error({ event: 'init_offer_error', err }, 'handling offers failed')),
+        rescind: () => undefined,
+        update: (status) => this.onUpdate(status),
+      },
+    );
+    if (this.conn.frameworkId !== id) await this.opts.repo.saveFrameworkId(this.conn.frameworkId);
+    await this.conn.reconcile([]);
+    this.tick = this.opts.clock.setInterval(() => this.converge(), this.opts.tickMs ?? 1000);
+    this.opts.logger.info({ event: 'init_started', apps: this.apps.size, frameworkId: this.conn.frameworkId }, 'init framework started');
+    this.converge();
+  }
+
+  async stop(): Promise<void> {
+    this.tick?.cancel();
+    this.wake?.cancel();
+    const conn = this.conn;
+    this.conn = undefined;
+    await conn?.disconnect();
+  }
+
+  frameworkId(): string | undefined {
+    return this.conn?.frameworkId;
+  }
+
+  tasksOf(appId: string): AppTask[] {
+    return [...this.tasks.values()].filter((t) => t.appId === appId);
+  }
+
+  allTasks(): AppTask[] {
+    return [...this.tasks.values()];
+  }
+
+  lastFailure(appId: string): TaskFailure | undefined {
+    return this.failures.get(appId);
+  }
+
+  /** True while the app has launches or kills outstanding. */
+  isConverging(appId: string): boolean {
+    const entry = this.apps.get(appId);
+    if (!entry) return false;
+    const live = this.tasksOf(appId).filter((t) => !t.killRequested);
+    const current = live.filter((t) => t.configVersion === entry.stored.lastConfigChangeAt && t.state === 'TASK_RUNNING');
+    return current.length !== entry.stored.app.instances || live.length !== current.length || this.tasksOf(appId).some((t) => t.killRequested);
+  }
+
+  /** Called by the app service after it changed an app in the store. */
+  appChanged(appId: string, entry: { stored: StoredApp; revision: number } | undefined, configChanged: boolean): void {
+    if (entry) this.apps.set(appId, entry);
+    else this.apps.delete(appId);
+    if (configChanged || !entry) {
+      this.backoffs.delete(appId);
+      this.failures.delete(appId);
+    }
+    this.converge();
+  }
+
+  /** Applies planInstances to every app: kills what must go, queues launches, asks for offers. */
+  converge(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const now = this.opts.clock.now();
+    let wanted = 0;
+    let earliestDelay: number | undefined;
+    for (const task of this.tasks.values()) {
+      if (!this.apps.has(task.appId) && !task.killRequested) this.killTask(task);
+    }
+    for (const [appId, { stored }] of this.apps) {
+      const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now);
+      for (const taskId of plan.kill) this.killTask(this.tasks.get(taskId)!);
+      this.pending.set(appId, plan.launch);
+      wanted += plan.launch;
+      if (plan.delayedUntil !== undefined) earliestDelay = Math.min(earliestDelay ?? Infinity, plan.delayedUntil);
+    }
+    for (const appId of this.pending.keys()) if (!this.apps.has(appId)) this.pending.delete(appId);
+    if (earliestDelay !== undefined) {
+      this.wake?.cancel();
+      this.wake = this.opts.clock.setTimeout(() => this.converge(), Math.max(0, earliestDelay - now));
+    }
+    if (wanted > 0 && !this.wantsOffers) {
+      this.wantsOffers = true;
+      void conn.revive();
+    } else if (wanted === 0 && this.wantsOffers) {
+      this.wantsOffers = false;
+      void conn.suppress();
+    }
+  }
+
+  private killTask(task: AppTask): void {
+    task.killRequested = true;
+    if (task.state !== 'TASK_STAGING') task.state = 'TASK_KILLING';
+    const grace = this.apps.get(task.appId)?.stored.app.taskKillGracePeriodSeconds ?? undefined;
+    void this.conn?.kill(task.taskId, grace ? { agentId: task.agentId, gracePeriodSeconds: grace } : { agentId: task.agentId });
+  }
+
+  private async onOffers(offers: Offer[]): Promise<void> {
+    const conn = this.conn;
+    if (!conn) return;
+    for (const offer of offers) {
+      const requests: LaunchRequest[] = [];
+      for (const [appId, count] of this.pending) {
+        const entry = this.apps.get(appId);
+        if (entry && count > 0) requests.push({ stored: entry.stored, count });
+      }
+      const matched = matchOffer(offer, requests, marathonTaskId, this.opts.clock.now());
+      if (matched.length === 0) {
+        await conn.decline([offer.id], { refuseSeconds: 5 });
+        continue;
+      }
+      for (const m of matched) {
+        this.tasks.set(m.task.taskId, m.task);
+        this.pending.set(m.task.appId, (this.pending.get(m.task.appId) ?? 1) - 1);
+      }
+      const stillPending = [...this.pending.values()].some((n) => n > 0);
+      try {
+        // Leftovers come straight back when more instances wait, so big scale-ups need few cycles.
+        await conn.accept([offer.id], [{ type: 'LAUNCH', tasks: matched.map((m) => m.launch) }], { refuseSeconds: stillPending ? 0 : 5 });
+      } catch (err) {
+        for (const m of matched) this.tasks.delete(m.task.taskId);
+        this.opts.logger.warn({ event: 'init_accept_failed', err }, 'accept failed; will retry with the next offer');
+        this.converge();
+      }
+    }
+  }
+
+  private onUpdate(status: TaskStatus): void {
+    if (status.uuid) void this.conn?.acknowledge(status);
+    const task = this.tasks.get(status.taskId);
+    if (!task) return;
+    if (!isTerminal(status.state)) {
+      task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
+      if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = status.timestamp;
+      return;
+    }
+    this.tasks.delete(status.taskId);
+    const entry = this.apps.get(task.appId);
+    const unexpected = !task.killRequested && status.state !== 'TASK_KILLED';
+    if (entry && (unexpected || status.state === 'TASK_FAILED')) {
+      this.failures.set(task.appId, {
+        appId: task.appId,
+        host: task.host,
+        message: status.message ?? '',
+        state: status.state,
+        taskId: task.taskId,
+        timestamp: new Date(status.timestamp).toISOString(),
+        version: task.version,
+      });
+    }
+    if (entry && unexpected) {
+      // A task that stayed up for maxLaunchDelaySeconds was healthy enough to forgive past failures.
+      const ranLong = task.startedAt !== undefined && status.timestamp - task.startedAt >= entry.stored.app.maxLaunchDelaySeconds * 1000;
+      const previous = ranLong ? undefined : this.backoffs.get(task.appId);
+      const backoff = backoffAfterFailure(entry.stored.app, previous, this.opts.clock.now());
+      this.backoffs.set(task.appId, backoff);
+      this.opts.logger.info({ event: 'task_failed_backoff', appId: task.appId, taskId: task.taskId, state: status.state, failures: backoff.failures, delayMs: backoff.notBefore - this.opts.clock.now() }, 'task ended; relaunch delayed');
+    }
+    this.converge();
+  }
+}

@@ -1,0 +1,56 @@
+// Marathon's response shapes for apps and tasks, built from init's state (pure).
+import type { AppTask, StoredApp, TaskFailure } from './types';
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function marathonTask(t: AppTask): Record<string, unknown> {
+  return {
+    id: t.taskId,
+    appId: t.appId,
+    host: t.host,
+    ports: t.ports,
+    servicePorts: t.servicePorts,
+    slaveId: t.agentId,
+    state: t.state,
+    stagedAt: iso(t.stagedAt),
+    startedAt: iso(t.startedAt),
+    version: t.version,
+    ipAddresses: [{ ipAddress: '127.0.0.1', protocol: 'IPv4' }],
+    healthCheckResults: [],
+    localVolumes: [],
+  };
+}
+
+export interface AppInfoInput {
+  stored: StoredApp;
+  tasks: readonly AppTask[];
+  deploymentId: string | undefined;
+  lastTaskFailure: TaskFailure | undefined;
+  embedTasks: boolean;
+}
+
+export function marathonApp(input: AppInfoInput): Record<string, unknown> {
+  const { stored, tasks } = input;
+  const live = tasks.filter((t) => !t.killRequested || t.state === 'TASK_KILLING');
+  const out: Record<string, unknown> = {
+    ...stored.app,
+    ports: stored.app.portDefinitions.map((p) => p.port),
+    version: stored.version,
+    versionInfo: { lastScalingAt: stored.lastScalingAt, lastConfigChangeAt: stored.lastConfigChangeAt },
+    tasksStaged: live.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
+    tasksRunning: live.filter((t) => t.state === 'TASK_RUNNING').length,
+    tasksHealthy: 0,
+    tasksUnhealthy: 0,
+    deployments: input.deploymentId ? [{ id: input.deploymentId }] : [],
+  };
+  if (input.embedTasks) out.tasks = tasks.map(marathonTask);
+  if (input.lastTaskFailure) out.lastTaskFailure = input.lastTaskFailure;
+  return out;
+}
+
+/** Marathon's text/plain task listing: `appId servicePort host:port host:port ...` per service port. */
+export function marathonTasksText(appId: string, servicePorts: readonly number[], tasks: readonly AppTask[]): string {
+  const name = appId.replace(/^\//, '').replace(/\//g, '_');
+  const lines = servicePorts.map((sp, i) => [name, String(sp), ...tasks.filter((t) => t.ports[i] !== undefined).map((t) => `${t.host}:${t.ports[i]}`)].join('\t'));
+  return lines.length > 0 ? lines.join('\n') + '\n' : '';
+}

@@ -1,0 +1,92 @@
+// Pure offer matching: carve as many pending instances as fit out of one offer, with ports taken
+// from the offer's ranges and the environment Marathon gives its tasks.
+import { fits, portsToRanges, subtractResources, takePorts } from '../kernel/sdk/resources';
+import type { Offer, Resources, TaskLaunch } from '../kernel/types';
+import type { AppDefinition, AppTask, StoredApp } from './types';
+
+export interface LaunchRequest {
+  stored: StoredApp;
+  count: number;
+}
+
+export interface MatchedLaunch {
+  launch: TaskLaunch;
+  task: AppTask;
+}
+
+export function taskResources(app: AppDefinition, ports: number[]): Resources {
+  return { cpus: app.cpus, mem: app.mem, disk: app.disk, ports: portsToRanges(ports) };
+}
+
+export function taskEnvironment(stored: StoredApp, host: string, ports: number[]): Record<string, string> {
+  const app = stored.app;
+  const env: Record<string, string> = {
+    HOST: host,
+    PORTS: ports.join(','),
+    MARATHON_APP_ID: app.id,
+    MARATHON_APP_VERSION: stored.version,
+    MARATHON_APP_RESOURCE_CPUS: String(app.cpus),
+    MARATHON_APP_RESOURCE_MEM: String(app.mem),
+    MARATHON_APP_RESOURCE_DISK: String(app.disk),
+    MARATHON_APP_LABELS: Object.keys(app.labels).join(' '),
+  };
+  ports.forEach((p, i) => {
+    env[`PORT${i}`] = String(p);
+    const name = app.portDefinitions[i]?.name;
+    if (name) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(p);
+  });
+  if (ports.length > 0) env.PORT = String(ports[0]);
+  for (const [k, v] of Object.entries(app.labels)) if (/^[A-Za-z0-9_]+$/.test(k)) env[`MARATHON_APP_LABEL_${k.toUpperCase()}`] = v;
+  // The app's own env wins over Marathon's names, as in Marathon.
+  return { ...env, ...app.env };
+}
+
+/**
+ * Fills `offer` with launches for `requests` in order. Returns the launches; `requests[i].count`
+ * is not modified — callers subtract what was matched.
+ */
+export function matchOffer(offer: Offer, requests: readonly LaunchRequest[], newTaskId: (appId: string) => string, now: number): MatchedLaunch[] {
+  let left = offer.resources;
+  const out: MatchedLaunch[] = [];
+  for (const { stored, count } of requests) {
+    const app = stored.app;
+    for (let i = 0; i < count; i++) {
+      // requirePorts: the host ports must be the service ports themselves.
+      const ports = app.requirePorts ? app.portDefinitions.map((p) => p.port) : takePorts(left.ports, app.portDefinitions.length);
+      if (!ports) break;
+      const need = taskResources(app, ports);
+      if (!fits(need, left)) break;
+      left = subtractResources(left, need);
+      const taskId = newTaskId(app.id);
+      const launch: TaskLaunch = {
+        taskId,
+        name: app.id.slice(1).replace(/\//g, '.'),
+        resources: need,
+        labels: app.labels,
+        command: app.cmd
+          ? { shell: true, value: app.cmd, environment: taskEnvironment(stored, offer.hostname, ports) }
+          : { shell: false, value: app.args![0]!, arguments: app.args!.slice(1), environment: taskEnvironment(stored, offer.hostname, ports) },
+        ...(app.taskKillGracePeriodSeconds ? { killGracePeriodSeconds: app.taskKillGracePeriodSeconds } : {}),
+      };
+      if (app.user) launch.command.user = app.user;
+      out.push({
+        launch,
+        task: {
+          taskId,
+          appId: app.id,
+          configVersion: stored.lastConfigChangeAt,
+          version: stored.version,
+          agentId: offer.agentId,
+          host: offer.hostname,
+          ports,
+          servicePorts: app.portDefinitions.map((p) => p.port),
+          state: 'TASK_STAGING',
+          stagedAt: now,
+          startedAt: undefined,
+          killRequested: false,
+        },
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+// Pure decisions of the init controller: how many instances to start and which tasks to stop
+// for one app, and how long to hold launches back after failures.
+import type { AppDefinition, AppTask, Backoff, StoredApp } from './types';
+
+export interface InstancePlan {
+  /** New tasks to start now. */
+  launch: number;
+  /** Tasks to kill now. */
+  kill: string[];
+  /** ms since epoch when launches are allowed again, if backoff holds them back. */
+  delayedUntil: number | undefined;
+}
+
+const alive = (t: AppTask) => !t.killRequested;
+const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
+
+/**
+ * Converges one app on its instance count. Tasks of an outdated config are replaced start-first:
+ * new tasks launch, and old ones are killed only while enough new ones are RUNNING to keep
+ * `instances` running in total.
+ */
+export function planInstances(stored: StoredApp, tasks: readonly AppTask[], backoff: Backoff | undefined, now: number): InstancePlan {
+  const app = stored.app;
+  const live = tasks.filter(alive);
+  const current = live.filter((t) => t.configVersion === stored.lastConfigChangeAt);
+  const outdated = live.filter((t) => t.configVersion !== stored.lastConfigChangeAt);
+  const kill: string[] = [];
+
+  if (current.length > app.instances) {
+    const order = [...current].sort(byAgeYoungestFirst);
+    if (app.killSelection === 'OLDEST_FIRST') order.reverse();
+    // Never-started tasks go first whatever the selection: stopping them costs nothing.
+    order.sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING'));
+    kill.push(...order.slice(0, current.length - app.instances).map((t) => t.taskId));
+  }
+
+  const currentRunning = current.filter((t) => t.state === 'TASK_RUNNING' && !kill.includes(t.taskId)).length;
+  const outdatedOrder = [...outdated].sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING') || a.stagedAt - b.stagedAt);
+  const outdatedRunning = outdated.filter((t) => t.state === 'TASK_RUNNING').length;
+  const notRunningOutdated = outdated.length - outdatedRunning;
+  const killableRunning = Math.max(0, Math.min(outdatedRunning, currentRunning + outdatedRunning - app.instances));
+  kill.push(...outdatedOrder.slice(0, notRunningOutdated + killableRunning).map((t) => t.taskId));
+
+  const missing = Math.max(0, app.instances - current.length);
+  const held = backoff !== undefined && backoff.notBefore > now && missing > 0;
+  return { launch: held ? 0 : missing, kill, delayedUntil: held ? backoff.notBefore : undefined };
+}
+
+/** Marathon's launch backoff: backoffSeconds × backoffFactor^(failures−1), capped at maxLaunchDelaySeconds. */
+export function backoffAfterFailure(app: AppDefinition, previous: Backoff | undefined, now: number): Backoff {
+  const failures = (previous?.failures ?? 0) + 1;
+  const seconds = Math.min(app.backoffSeconds * app.backoffFactor ** (failures - 1), app.maxLaunchDelaySeconds);
+  return { failures, notBefore: now + seconds * 1000 };
+}

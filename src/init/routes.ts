@@ -1,0 +1,82 @@
+// Marathon's /v2 routes over the init framework. App ids contain slashes, so app routes match a
+// wildcard and split off a trailing `/tasks` themselves.
+import type { FastifyInstance } from 'fastify';
+import { CorralError } from '../shared/errors';
+import type { AppService } from './app-service';
+import type { InitController } from './controller';
+import { marathonApp, marathonTask, marathonTasksText } from './marathon-json';
+import type { StoredApp } from './types';
+
+export interface MarathonInfo {
+  version: string;
+  leaderUrl: string;
+  frameworkId: () => string | undefined;
+}
+
+export function registerMarathonRoutes(server: FastifyInstance, apps: AppService, controller: InitController, info: MarathonInfo): void {
+  const appJson = (stored: StoredApp, embedTasks: boolean) =>
+    marathonApp({
+      stored,
+      tasks: controller.tasksOf(stored.app.id),
+      deploymentId: apps.activeDeployment(stored.app.id),
+      lastTaskFailure: controller.lastFailure(stored.app.id),
+      embedTasks,
+    });
+
+  server.get<{ Querystring: { id?: string; embed?: string | string[]; cmd?: string } }>('/v2/apps', async (req) => {
+    const embed = ([] as string[]).concat(req.query.embed ?? []);
+    const list = apps.list().filter((s) => (!req.query.id || s.app.id.includes(req.query.id)) && (!req.query.cmd || (s.app.cmd ?? '').includes(req.query.cmd)));
+    return { apps: list.map((s) => appJson(s, embed.includes('apps.tasks') || embed.includes('app.tasks'))) };
+  });
+
+  server.post('/v2/apps', async (req, reply) => {
+    const { stored, deploymentId } = await apps.create(req.body);
+    void reply.code(201).header('Location', `/v2/apps${stored.app.id}`).header('Marathon-Deployment-Id', deploymentId);
+    return { ...appJson(stored, false), deployments: [{ id: deploymentId }] };
+  });
+
+  server.get<{ Params: { '*': string }; Querystring: { status?: string } }>('/v2/apps/*', async (req, reply) => {
+    const path = req.params['*'];
+    if (path.endsWith('/tasks') || path === 'tasks') {
+      const stored = apps.get(path.replace(/\/?tasks$/, ''));
+      const tasks = controller.tasksOf(stored.app.id);
+      if (String(req.headers.accept ?? '').includes('text/plain')) {
+        return reply.type('text/plain; charset=utf-8').send(marathonTasksText(stored.app.id, stored.app.portDefinitions.map((p) => p.port), tasks));
+      }
+      return { tasks: tasks.map(marathonTask) };
+    }
+    return { app: appJson(apps.get(path), true) };
+  });
+
+  server.put<{ Params: { '*': string }; Querystring: { partialUpdate?: string; force?: string } }>('/v2/apps/*', async (req, reply) => {
+    const partial = req.query.partialUpdate !== 'false';
+    const { stored, deploymentId, created } = await apps.update(req.params['*'], req.body, partial);
+    if (created) {
+      void reply.code(201).header('Location', `/v2/apps${stored.app.id}`).header('Marathon-Deployment-Id', deploymentId);
+      return { ...appJson(stored, false), deployments: [{ id: deploymentId }] };
+    }
+    void reply.header('Marathon-Deployment-Id', deploymentId);
+    return { deploymentId, version: stored.version };
+  });
+
+  server.delete<{ Params: { '*': string } }>('/v2/apps/*', async (req) => apps.remove(req.params['*']));
+
+  server.get<{ Querystring: { status?: string } }>('/v2/tasks', async (req) => {
+    const wanted = req.query.status ? `TASK_${req.query.status.toUpperCase()}` : undefined;
+    if (wanted && !/^TASK_[A-Z_]+$/.test(wanted)) throw new CorralError('INVALID_REQUEST', `Unknown task status '${req.query.status}'`);
+    return { tasks: controller.allTasks().filter((t) => !wanted || t.state === wanted).map(marathonTask) };
+  });
+
+  server.get('/v2/info', async () => ({
+    name: 'corral',
+    version: info.version,
+    buildref: info.version,
+    elected: true,
+    leader: info.leaderUrl.replace(/^https?:\/\//, ''),
+    frameworkId: info.frameworkId(),
+    marathon_config: { master: 'in-process', framework_name: 'corral-init', local_port_min: 10000, local_port_max: 20000, task_launch_timeout: 300000 },
+    zookeeper_config: null,
+    http_config: { http_port: Number(new URL(info.leaderUrl).port) || 80 },
+  }));
+}
+

@@ -1,0 +1,317 @@
+// The master's imperative shell: it owns agents, frameworks, offers and tasks, asks the pure
+// allocator whom to offer what, validates accepts with the pure launch planner, and relays status
+// updates from agents to frameworks (and acknowledgements back).
+import type { Clock, TimerHandle } from '../../shared/clock';
+import { CorralError, errors } from '../../shared/errors';
+import { uuid } from '../../shared/ids';
+import type { Logger } from '../../shared/logger';
+import type { Metrics } from '../../shared/metrics';
+import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
+import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
+import { addResources, subtractResources } from '../sdk/resources';
+import { emptyResources, isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type Resources, type TaskStatus } from '../types';
+import { allocateOffers } from './allocator';
+import { planLaunch } from './launch';
+import { applyStatus, newTaskRecord, toTaskView, type TaskRecord, type TaskView } from './task-record';
+
+export interface MasterOptions {
+  clock: Clock;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Periodic allocation cycle (ms); changes also trigger an immediate cycle. */
+  allocationIntervalMs?: number;
+  /** How many ended tasks to keep for the API. */
+  completedTaskLimit?: number;
+}
+
+export interface AgentView extends AgentInfo {
+  used: Resources;
+  offered: Resources;
+  tasks: number;
+}
+
+interface AgentEntry {
+  info: AgentInfo;
+  link: AgentLink;
+}
+
+interface FrameworkEntry {
+  id: string;
+  info: FrameworkInfo;
+  events: SchedulerEvents | undefined;
+  suppressed: boolean;
+  refusals: Map<string, number>;
+}
+
+const DEFAULT_REFUSE_SECONDS = 5;
+
+export class Master implements MasterLink {
+  private readonly agents = new Map<string, AgentEntry>();
+  private readonly frameworks = new Map<string, FrameworkEntry>();
+  private readonly offers = new Map<string, Offer>();
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly completed: TaskRecord[] = [];
+  private timer: TimerHandle | undefined;
+  private allocationQueued = false;
+  private running = false;
+
+  constructor(private readonly opts: MasterOptions) {
+    opts.metrics?.setTaskCounter(() => this.countTasks());
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.timer = this.opts.clock.setInterval(() => this.allocate(), this.opts.allocationIntervalMs ?? 1000);
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  // ---- agent side (MasterLink) ----
+
+  registerAgent(info: AgentInfo, link: AgentLink): void {
+    this.agents.set(info.id, { info, link });
+    this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
+    this.queueAllocation();
+  }
+
+  statusUpdate(status: TaskStatus): void {
+    const record = this.tasks.get(status.taskId);
+    const framework = this.frameworks.get(status.frameworkId);
+    if (!record) {
+      // Already ended here (a resend whose ack was lost) or unknown: settle it with the agent.
+      if (status.uuid) this.agents.get(status.agentId)?.link.acknowledge(status.taskId, status.uuid);
+      return;
+    }
+    applyStatus(record, status);
+    if (isTerminal(status.state)) this.retire(record);
+    if (framework?.events) framework.events.update(status);
+  }
+
+  // ---- framework side (used by the SDK transports) ----
+
+  subscribe(info: FrameworkInfo, events: SchedulerEvents): string {
+    const id = info.id ?? uuid();
+    const existing = this.frameworks.get(id);
+    if (existing) {
+      existing.events = events;
+      existing.info = info;
+    } else {
+      this.frameworks.set(id, { id, info, events, suppressed: false, refusals: new Map() });
+    }
+    this.opts.logger.info({ event: 'framework_subscribed', frameworkId: id, name: info.name }, 'framework subscribed');
+    this.queueAllocation();
+    return id;
+  }
+
+  accept(frameworkId: string, offerIds: readonly string[], operations: readonly Operation[], filters?: Filters): void {
+    const framework = this.framework(frameworkId);
+    const offers = offerIds.map((id) => this.offers.get(id)).filter((o): o is Offer => o?.frameworkId === frameworkId);
+    for (const o of offers) this.offers.delete(o.id);
+    if (offers.length !== offerIds.length) {
+      this.queueAllocation();
+      throw new CorralError('OFFER_NOT_FOUND', `Offer(s) ${offerIds.filter((id) => !offers.some((o) => o.id === id)).join(', ')} are not outstanding for this framework`);
+    }
+    try {
+      const plan = planLaunch(offers, operations, new Set(this.tasks.keys()));
+      const agent = this.agents.get(offers[0]!.agentId);
+      if (!agent) throw errors.agentNotFound(offers[0]!.agentId);
+      for (const task of plan.tasks) {
+        this.tasks.set(task.taskId, newTaskRecord(task, agent.info.hostname, this.opts.clock.now()));
+        this.opts.metrics?.taskLaunches.inc();
+        agent.link.launch(task);
+      }
+      this.refuse(framework, offers[0]!.agentId, filters);
+    } finally {
+      this.queueAllocation();
+    }
+  }
+
+  decline(frameworkId: string, offerIds: readonly string[], filters?: Filters): void {
+    const framework = this.framework(frameworkId);
+    for (const id of offerIds) {
+      const offer = this.offers.get(id);
+      if (offer?.frameworkId !== frameworkId) continue;
+      this.offers.delete(id);
+      this.refuse(framework, offer.agentId, filters);
+    }
+    this.queueAllocation();
+  }
+
+  kill(frameworkId: string, taskId: string, gracePeriodSeconds?: number): void {
+    const framework = this.framework(frameworkId);
+    const record = this.tasks.get(taskId);
+    if (record && record.info.frameworkId === frameworkId) {
+      this.agents.get(record.info.agentId)?.link.kill(taskId, gracePeriodSeconds ?? record.info.killGracePeriodSeconds);
+      return;
+    }
+    framework.events?.update(this.masterStatus(taskId, frameworkId, 'Task is unknown to the master'));
+  }
+
+  acknowledge(frameworkId: string, status: TaskStatus): void {
+    this.framework(frameworkId);
+    if (!status.uuid) return;
+    this.agents.get(status.agentId)?.link.acknowledge(status.taskId, status.uuid);
+  }
+
+  reconcile(frameworkId: string, asked: readonly ReconcileTask[]): void {
+    const framework = this.framework(frameworkId);
+    const mine = [...this.tasks.values()].filter((r) => r.info.frameworkId === frameworkId);
+    const answers =
+      asked.length === 0
+        ? mine.map((r) => ({ ...r.status, uuid: undefined, reason: 'REASON_RECONCILIATION' as const }))
+        : asked.map((t) => {
+            const r = this.tasks.get(t.taskId);
+            return r && r.info.frameworkId === frameworkId
+              ? { ...r.status, uuid: undefined, reason: 'REASON_RECONCILIATION' as const }
+              : this.masterStatus(t.taskId, frameworkId, 'Task is unknown to the master');
+          });
+    for (const a of answers) framework.events?.update(a);
+  }
+
+  revive(frameworkId: string): void {
+    const framework = this.framework(frameworkId);
+    framework.suppressed = false;
+    framework.refusals.clear();
+    this.queueAllocation();
+  }
+
+  suppress(frameworkId: string): void {
+    this.framework(frameworkId).suppressed = true;
+    this.rescindOffers(frameworkId);
+  }
+
+  /** Unsubscribes; `killTasks` ends every task of the framework (teardown). */
+  removeFramework(frameworkId: string, killTasks: boolean): void {
+    const framework = this.framework(frameworkId);
+    this.rescindOffers(frameworkId);
+    if (killTasks) {
+      for (const r of this.tasks.values()) if (r.info.frameworkId === frameworkId) this.agents.get(r.info.agentId)?.link.kill(r.info.taskId);
+      this.frameworks.delete(frameworkId);
+    } else {
+      framework.events = undefined;
+    }
+  }
+
+  // ---- operator side (read by the API) ----
+
+  agentViews(): AgentView[] {
+    return [...this.agents.values()].map(({ info }) => {
+      const live = [...this.tasks.values()].filter((r) => r.info.agentId === info.id);
+      const offered = [...this.offers.values()].filter((o) => o.agentId === info.id).reduce((s, o) => addResources(s, o.resources), emptyResources());
+      return { ...info, used: live.reduce((s, r) => addResources(s, r.info.resources), emptyResources()), offered, tasks: live.length };
+    });
+  }
+
+  taskViews(): TaskView[] {
+    return [...this.tasks.values(), ...this.completed].map(toTaskView);
+  }
+
+  taskView(taskId: string): TaskView {
+    const r = this.tasks.get(taskId) ?? this.completed.find((c) => c.info.taskId === taskId);
+    if (!r) throw errors.taskNotFound(taskId);
+    return toTaskView(r);
+  }
+
+  /** An operator's kill: the owning framework sees TASK_KILLED and decides what to do. */
+  killTask(taskId: string): TaskView {
+    const r = this.tasks.get(taskId);
+    if (!r) throw errors.taskNotFound(taskId);
+    this.agents.get(r.info.agentId)?.link.kill(taskId, r.info.killGracePeriodSeconds);
+    return toTaskView(r);
+  }
+
+  async readLog(taskId: string, stream: LogStream, offset: number, maxBytes: number): Promise<LogChunk> {
+    const view = this.taskView(taskId);
+    const agent = this.agents.get(view.agentId);
+    if (!agent) throw errors.agentNotFound(view.agentId);
+    return agent.link.readLog(taskId, stream, offset, maxBytes);
+  }
+
+  // ---- internals ----
+
+  private framework(id: string): FrameworkEntry {
+    const f = this.frameworks.get(id);
+    if (!f) throw new CorralError('FRAMEWORK_NOT_FOUND', `Framework '${id}' is not subscribed`);
+    return f;
+  }
+
+  private refuse(framework: FrameworkEntry, agentId: string, filters: Filters | undefined): void {
+    const seconds = filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
+    if (seconds > 0) framework.refusals.set(agentId, this.opts.clock.now() + seconds * 1000);
+  }
+
+  private retire(record: TaskRecord): void {
+    this.tasks.delete(record.info.taskId);
+    this.completed.unshift(record);
+    this.completed.length = Math.min(this.completed.length, this.opts.completedTaskLimit ?? 1000);
+    const { state, reason } = record.status;
+    if (state === 'TASK_FAILED' || state === 'TASK_ERROR' || state === 'TASK_LOST') this.opts.metrics?.taskFailures.inc({ state, reason: reason ?? 'none' });
+    this.queueAllocation();
+  }
+
+  private masterStatus(taskId: string, frameworkId: string, message: string): TaskStatus {
+    return { taskId, frameworkId, agentId: '', state: 'TASK_LOST', source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION', message, timestamp: this.opts.clock.now() };
+  }
+
+  private rescindOffers(frameworkId: string): void {
+    const framework = this.frameworks.get(frameworkId);
+    for (const offer of [...this.offers.values()]) {
+      if (offer.frameworkId !== frameworkId) continue;
+      this.offers.delete(offer.id);
+      framework?.events?.rescind(offer.id);
+    }
+    this.queueAllocation();
+  }
+
+  private queueAllocation(): void {
+    if (this.allocationQueued || !this.running) return;
+    this.allocationQueued = true;
+    this.opts.clock.setTimeout(() => this.allocate(), 0);
+  }
+
+  /** One allocation cycle: offer every agent's free resources per DRF. */
+  allocate(): void {
+    this.allocationQueued = false;
+    if (!this.running) return;
+    const used = new Map<string, Resources>();
+    const held = new Map<string, Resources>();
+    const charge = (m: Map<string, Resources>, k: string, r: Resources) => m.set(k, addResources(m.get(k) ?? emptyResources(), r));
+    for (const r of this.tasks.values()) {
+      charge(used, r.info.agentId, r.info.resources);
+      charge(held, r.info.frameworkId, r.info.resources);
+    }
+    for (const o of this.offers.values()) {
+      charge(used, o.agentId, o.resources);
+      charge(held, o.frameworkId, o.resources);
+    }
+    const agents = [...this.agents.values()];
+    const plan = allocateOffers({
+      now: this.opts.clock.now(),
+      total: agents.reduce((s, a) => addResources(s, a.info.resources), emptyResources()),
+      agents: agents.map((a) => ({ id: a.info.id, available: subtractResources(a.info.resources, used.get(a.info.id) ?? emptyResources()) })),
+      frameworks: [...this.frameworks.values()]
+        .filter((f) => f.events)
+        .map((f) => ({ id: f.id, weight: 1, allocated: held.get(f.id) ?? emptyResources(), suppressed: f.suppressed, refusals: f.refusals })),
+    });
+    const byFramework = new Map<string, Offer[]>();
+    for (const p of plan) {
+      const agent = this.agents.get(p.agentId)!;
+      const offer: Offer = { id: uuid(), frameworkId: p.frameworkId, agentId: p.agentId, hostname: agent.info.hostname, resources: p.resources, attributes: agent.info.attributes };
+      this.offers.set(offer.id, offer);
+      byFramework.set(p.frameworkId, [...(byFramework.get(p.frameworkId) ?? []), offer]);
+    }
+    for (const [fid, offers] of byFramework) this.frameworks.get(fid)?.events?.offers(offers);
+  }
+
+  private countTasks(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of [...this.tasks.values(), ...this.completed]) counts[r.status.state] = (counts[r.status.state] ?? 0) + 1;
+    return counts;
+  }
+}

@@ -1,0 +1,70 @@
+// The master's record of one task and the pure rules for folding status updates into it.
+import { isTerminal, type Resources, type TaskInfo, type TaskReason, type TaskState, type TaskStatus } from '../types';
+
+export interface TaskRecord {
+  info: TaskInfo;
+  hostname: string;
+  status: TaskStatus;
+  stagedAt: number;
+  startedAt: number | undefined;
+}
+
+/** The task as the operator API shows it. */
+export interface TaskView {
+  id: string;
+  name: string;
+  frameworkId: string;
+  agentId: string;
+  host: string;
+  state: TaskState;
+  reason: TaskReason | undefined;
+  message: string | undefined;
+  exitCode: number | undefined;
+  healthy: boolean | undefined;
+  resources: Resources;
+  labels: Record<string, string>;
+  stagedAt: number;
+  startedAt: number | undefined;
+  updatedAt: number;
+}
+
+export function newTaskRecord(info: TaskInfo, hostname: string, now: number): TaskRecord {
+  return {
+    info,
+    hostname,
+    stagedAt: now,
+    startedAt: undefined,
+    status: { taskId: info.taskId, agentId: info.agentId, frameworkId: info.frameworkId, state: 'TASK_STAGING', source: 'SOURCE_MASTER', timestamp: now },
+  };
+}
+
+/**
+ * Folds an update into the record. Updates for a task that already ended are ignored (a resend
+ * can arrive after the terminal one); returns whether the record changed.
+ */
+export function applyStatus(record: TaskRecord, status: TaskStatus): boolean {
+  if (isTerminal(record.status.state)) return false;
+  record.status = status;
+  if (status.state === 'TASK_RUNNING' && record.startedAt === undefined) record.startedAt = status.timestamp;
+  return true;
+}
+
+export function toTaskView(r: TaskRecord): TaskView {
+  return {
+    id: r.info.taskId,
+    name: r.info.name,
+    frameworkId: r.info.frameworkId,
+    agentId: r.info.agentId,
+    host: r.hostname,
+    state: r.status.state,
+    reason: r.status.reason,
+    message: r.status.message,
+    exitCode: r.status.exitCode,
+    healthy: r.status.healthy,
+    resources: r.info.resources,
+    labels: r.info.labels,
+    stagedAt: r.stagedAt,
+    startedAt: r.startedAt,
+    updatedAt: r.status.timestamp,
+  };
+}

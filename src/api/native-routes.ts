@@ -84,7 +84,8 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
     const taskId = req.params.id;
     const first = await master.readLog(taskId, stream, offset, MAX_LOG_READ);
     const next = first.offset + first.data.length;
-    void reply.type('text/plain; charset=utf-8').header('X-Corral-Log-Offset', String(next));
+    // Plain reads say where to continue; a followed stream says where it starts (its end is unknown).
+    void reply.type('text/plain; charset=utf-8').header('X-Corral-Log-Offset', String(follow ? first.offset : next));
     if (!follow) return reply.send(first.data);
 
     let closed = false;

@@ -7,6 +7,8 @@ import { VersionedStore, type StoreOptions, type StoredChange, type StoredEntry 
 export class MemoryStore extends VersionedStore {
   private readonly entries = new Map<string, StoredEntry>();
   private history: StoredChange[] = [];
+  /** history[0 .. historyHead) is pruned and waits to be dropped. */
+  private historyHead = 0;
   private rev = 0;
   private compacted = 0;
   // Set while `atomically` runs: how to put back what the transaction changed, newest first.
@@ -35,7 +37,12 @@ export class MemoryStore extends VersionedStore {
   }
 
   protected readHistory(afterRevision: number, prefix: string): StoredChange[] {
-    return this.history.filter((c) => c.revision > afterRevision && c.key.startsWith(prefix));
+    const found: StoredChange[] = [];
+    for (let i = this.historyHead; i < this.history.length; i++) {
+      const c = this.history[i]!;
+      if (c.revision > afterRevision && c.key.startsWith(prefix)) found.push(c);
+    }
+    return found;
   }
 
   protected writeEntry(entry: StoredEntry): void {
@@ -60,14 +67,22 @@ export class MemoryStore extends VersionedStore {
   }
 
   protected pruneHistory(throughRevision: number): void {
-    const { compacted, history } = this;
+    const { compacted, history, historyHead } = this;
     this.remember(() => {
       this.compacted = compacted;
       this.history = history;
+      this.historyHead = historyHead;
     });
-    // A new array rather than splice, so the undo above can simply restore the old one.
-    const keepFrom = history.findIndex((c) => c.revision > throughRevision);
-    this.history = keepFrom < 0 ? [] : history.slice(keepFrom);
+    let head = historyHead;
+    while (head < history.length && history[head]!.revision <= throughRevision) head++;
+    // Pruning runs on every write once history is full; copying the array each time would make a
+    // write O(historyLimit). Copy only when the dead part dominates (amortised O(1)), and always
+    // into a new array so the undo above can restore the old one untouched.
+    if (head > 1024 && head * 2 > history.length) {
+      this.history = history.slice(head);
+      head = 0;
+    }
+    this.historyHead = head;
     this.compacted = throughRevision;
   }
 
@@ -87,6 +102,7 @@ export class MemoryStore extends VersionedStore {
   protected release(): void {
     this.entries.clear();
     this.history = [];
+    this.historyHead = 0;
   }
 
   private remember(restore: () => void): void {

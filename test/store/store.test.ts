@@ -38,6 +38,13 @@ for (const [name, make] of locals) {
     t.teardown(await s.watch('/k/', (ev) => seen.push(ev), { fromRevision: 2 }));
     t.same(seen.map((e) => e.revision), [3, 4, 5], 'the last 3 revisions are still replayable');
     t.equal((await s.list('/k/')).length, 5, 'pruning history never touches data');
+    // Long enough for the memory store to drop its pruned prefix, which it does in batches.
+    for (let i = 0; i < 2100; i++) await s.put('/k/busy', i);
+    const rev = await s.revision();
+    await t.rejects(s.watch('/k/', () => {}, { fromRevision: rev - 4 }), { code: 'STORE_COMPACTED' });
+    const tail: number[] = [];
+    t.teardown(await s.watch('/k/busy', (ev) => tail.push(ev.value as number), { fromRevision: rev - 3 }));
+    t.same(tail, [2097, 2098, 2099]);
   });
 
   t.test(`${name}: a watcher that throws is reported to the logger`, async (t) => {

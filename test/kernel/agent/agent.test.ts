@@ -1,7 +1,8 @@
 // The agent against real processes: what a task sees, how its end is reported, and that killing
 // a task leaves nothing of it behind.
 import t from 'tap';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isTerminal } from '../../../src/kernel/types';
 import { isAlive, newTaskId, pidFromFile, shellTask, startAgent, waitUntil } from './helpers/harness';
@@ -61,6 +62,31 @@ t.test('a non-shell command gets its arguments verbatim; a missing program fails
   const failed = await master.waitFor(missing, 'TASK_FAILED');
   t.match(failed, { reason: 'REASON_CONTAINER_LAUNCH_FAILED', source: 'SOURCE_AGENT', message: /ENOENT/ });
   t.notOk(master.statesOf(missing).includes('TASK_RUNNING'));
+});
+
+t.test('launches that cannot start fail with a reason and no process', async (t) => {
+  const { agent, master } = startAgent(t);
+  const nul = newTaskId('nul');
+  agent.launch({ ...shellTask(nul, ''), command: { shell: false, value: '/bin/echo', arguments: ['a\0b'], environment: {} } });
+  t.match(await master.waitFor(nul, 'TASK_FAILED'), { reason: 'REASON_CONTAINER_LAUNCH_FAILED', source: 'SOURCE_AGENT' });
+  t.same(master.statesOf(nul), ['TASK_FAILED'], 'no TASK_STARTING for a spawn that threw');
+
+  const empty = newTaskId('empty');
+  agent.launch(shellTask(empty, ''));
+  t.match(await master.waitFor(empty, 'TASK_FAILED'), { reason: 'REASON_TASK_INVALID', message: 'Task has no command' });
+
+  const other = newTaskId('user');
+  agent.launch({ ...shellTask(other, 'exit 0'), command: { shell: true, value: 'exit 0', environment: {}, user: 'corral-no-such-user' } });
+  t.match(await master.waitFor(other, 'TASK_FAILED'), { reason: 'REASON_TASK_INVALID', message: /user 'corral-no-such-user'/ });
+  const same = newTaskId('me');
+  agent.launch({ ...shellTask(same, 'exit 0'), command: { shell: true, value: 'exit 0', environment: {}, user: userInfo().username } });
+  await master.waitFor(same, 'TASK_FINISHED');
+
+  const broken = startAgent(t);
+  writeFileSync(join(broken.dataDir, 'sandboxes'), 'not a directory');
+  const id = newTaskId('nosandbox');
+  broken.agent.launch(shellTask(id, 'exit 0'));
+  t.match(await broken.master.waitFor(id, 'TASK_FAILED'), { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: /ENOTDIR|EEXIST/ });
 });
 
 t.test('kill: TASK_KILLING then TASK_KILLED; SIGTERM is enough for a well-behaved task', async (t) => {

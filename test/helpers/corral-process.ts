@@ -1,0 +1,101 @@
+// Runs the real `corral` bundle (dist/corral.js) as child processes for end-to-end tests:
+// `corral up` on a free port in a temp data dir, and CLI commands against it.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const CORRAL = join(ROOT, 'dist', 'corral.js');
+
+export interface RunningCorral {
+  proc: ChildProcess;
+  url: string;
+  token: string;
+  dataDir: string;
+  output: () => string;
+  /** SIGTERM, then wait for exit; resolves to the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+export async function startCorral(dataDir: string, extraArgs: string[] = []): Promise<RunningCorral> {
+  const proc = spawn(process.execPath, [CORRAL, 'up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`corral up did not start in 20 s:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /API:\s+(http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then((code) => rej(new Error(`corral up exited with ${code}:\n${out}`)));
+  });
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  return {
+    proc,
+    url,
+    token,
+    dataDir,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** The test's environment without anything that would point the CLI at another cluster. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('CORRAL_')) delete env[k];
+  return env;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `corral <args>` the way a user would on the same machine (finds the API via --data-dir). */
+export function corralCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((res) => {
+    execFile(process.execPath, [CORRAL, ...args], { env: { ...cleanEnv(), ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined, or fails after `ms`. */
+export async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -33,12 +33,25 @@ export interface Daemon {
 export interface DaemonDeps {
   logger: Logger;
   clock?: Clock;
+  /** The store to use instead of `<data-dir>/corral.db` (tests pass a MemoryStore). */
+  store?: Store;
 }
 
-export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+/** The roles of one node, composed and started but not yet serving HTTP. */
+export interface Node {
+  server: FastifyInstance;
+  store: Store;
+  master: Master;
+  token: { token: string; path: string };
+  dataDir: string;
+  /** Stops every started role in reverse order; idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Node> {
   const has = (r: DaemonConfig['roles'][number]) => config.roles.includes(r);
   if (config.roles.length === 0) throw new CorralError('NO_ROLES', 'corral up needs at least one role (--master, --agent, --init)');
-  if ((has('agent') || has('init')) && !has('master')) {
+  if (!has('master')) {
     throw new CorralError('CONFIG_INVALID', 'Agents and frameworks on a machine without a master need the cluster plane (--join), which this build does not have yet; run with --master too');
   }
   const clock = deps.clock ?? systemClock;
@@ -48,10 +61,10 @@ export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDe
   const token = adminToken(dataDir);
   const metrics = createMetrics();
   const stops: Array<() => Promise<void> | void> = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse().splice(0)) {
+  const stop = async () => {
+    for (const step of stops.reverse().splice(0)) {
       try {
-        await stop();
+        await step();
       } catch (err) {
         logger.error({ event: 'daemon_stop_error', err }, 'a role failed to stop cleanly');
       }
@@ -59,7 +72,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDe
   };
 
   try {
-    const store: Store = await openStore(dataDir);
+    const store: Store = deps.store ?? (await openStore(dataDir));
     stops.push(() => store.close());
 
     const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs });
@@ -105,19 +118,37 @@ export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDe
     routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId() }));
 
     const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
-    await server.listen({ host: config.listenHost, port: config.listenPort });
     stops.push(() => server.close());
-    const address = server.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.listenPort;
-    const url = apiUrl({ ...config, listenPort: port });
-    writeEndpoint(dataDir, url);
-    stops.push(() => removeEndpoint(dataDir));
-    logger.info({ event: 'daemon_started', url, roles: config.roles, dataDir }, 'corral is up');
-    return { url, tokenFile: token.path, dataDir, stop: stopAll };
+    return { server, store, master, token, dataDir, stop };
   } catch (err) {
-    await stopAll();
+    await stop();
     throw err;
   }
+}
+
+/** `corral up`: composes the node, serves the API and writes the endpoint file for the CLI. */
+export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+  const node = await composeNode(config, deps);
+  try {
+    await node.server.listen({ host: config.listenHost, port: config.listenPort });
+  } catch (err) {
+    await node.stop();
+    throw new CorralError('CONFIG_INVALID', `Cannot listen on ${config.listenHost}:${config.listenPort}: ${(err as Error).message}`);
+  }
+  const address = node.server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listenPort;
+  const url = apiUrl({ ...config, listenPort: port });
+  writeEndpoint(node.dataDir, url);
+  deps.logger.info({ event: 'daemon_started', url, roles: config.roles, dataDir: node.dataDir }, 'corral is up');
+  return {
+    url,
+    tokenFile: node.token.path,
+    dataDir: node.dataDir,
+    stop: async () => {
+      removeEndpoint(node.dataDir);
+      await node.stop();
+    },
+  };
 }
 
 function apiUrl(config: Pick<DaemonConfig, 'listenHost' | 'listenPort'>): string {

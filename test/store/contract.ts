@@ -67,6 +67,9 @@ export function runStoreContract(t: Test, name: string, makeStore: MakeStore): P
       await t.rejects(s.put('', 1), code('INVALID_REQUEST'));
       await t.rejects(s.get(''), code('INVALID_REQUEST'));
       await t.rejects(s.put('/undef', undefined as unknown as JsonValue), code('INVALID_REQUEST'));
+      const loop: Record<string, unknown> = {};
+      loop.self = loop;
+      await t.rejects(s.put('/loop', loop as JsonValue), code('INVALID_REQUEST'));
       await s.put('/lone', 1);
       await t.rejects(s.put('/x\uD800', 1), code('INVALID_REQUEST'), 'a lone surrogate cannot be stored as UTF-8');
       await t.rejects(s.txn({ compare: [], success: [{ type: 'deletePrefix', prefix: '' }] }), code('INVALID_REQUEST'));

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
@@ -16,9 +18,16 @@ void runStoreContract(t, 'MemoryStore', async () => {
 });
 
 void runStoreContract(t, 'SqliteStore', async () => {
-  const dir = t.testdir();
+  // A fresh directory per store: the contract opens many stores from one tap test.
+  const dir = await mkdtemp(join(tmpdir(), 'corral-store-'));
   const store = await SqliteStore.open(join(dir, 'nested', 'corral.db'), quiet);
-  return { store, cleanup: () => store.close() };
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 // Checks shared by both local stores that the etcd one will not share (its pruning and error
@@ -52,8 +61,11 @@ for (const [name, make] of locals) {
     const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const s = await make(t, { logger });
     t.teardown(() => s.close());
-    t.teardown(await s.watch('/', () => { throw new Error('boom'); }));
+    const stop = await s.watch('/', () => { throw new Error('boom'); });
     await s.put('/a', 1);
+    t.equal((s as MemoryStore | SqliteStore).watchCount(), 1);
+    stop();
+    t.equal((s as MemoryStore | SqliteStore).watchCount(), 0);
     t.equal(lines.length, 1);
     t.match(lines[0], { event: 'store.watcher_failed', key: '/a', revision: 1, err: { message: 'boom' } });
   });

@@ -97,14 +97,6 @@ export class TaskProcess {
     return proc;
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  get hasExited(): boolean {
-    return this.exited;
-  }
-
   /**
    * SIGTERM to the whole group now, SIGKILL after `graceMs` if the leader is still alive. A later
    * call can bring the SIGKILL closer, never push it back.

@@ -63,10 +63,15 @@ t.test('the kill grace period runs on the injected clock', async (t) => {
   await master.waitFor(id, 'TASK_RUNNING');
   await waitUntil('trap installed', () => existsSync(join(dataDir, 'sandboxes', id, 'ready')));
   agent.kill(id, 30);
-  clock.advance(29_999);
+  clock.advance(10_000);
+  agent.kill(id, 60); // a later, longer grace does not postpone the SIGKILL…
+  agent.kill(id, 5); // …a shorter one brings it forward: due 15 s after the first kill
+  clock.advance(4_999);
   t.notOk(master.statesOf(id).includes('TASK_KILLED'), 'still alive before the grace ends');
   clock.advance(1);
   t.match(await master.waitFor(id, 'TASK_KILLED'), { message: 'Command terminated with signal SIGKILL' });
+  const distinct = [...new Map(master.of(id).map((s) => [s.uuid, s.state])).values()];
+  t.same(distinct, ['TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED'], 'one TASK_KILLING however many kills (resends aside)');
 });
 
 t.test('ended tasks are remembered up to completedTaskLimit; a kill for one answers its end', async (t) => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { composeNode, type Node } from '../../src/daemon';
 import { defaultConfig } from '../../src/shared/config';
 import { silentLogger } from '../../src/shared/logger';
@@ -30,7 +30,7 @@ const call = (method: Method, url: string, body?: unknown, headers: Record<strin
   });
 
 /** Runs `fn` and asserts the store revision did not move. */
-async function writesNothing(t: Tap.Test, fn: () => Promise<unknown>) {
+async function writesNothing(t: Test, fn: () => Promise<unknown>) {
   const before = await node.store.revision();
   await fn();
   t.equal(await node.store.revision(), before, 'nothing was written');
@@ -169,4 +169,26 @@ t.test('tasks appear in /v2 and /api/v1 shapes; DELETE removes the app', async (
     if (state !== 'TASK_KILLED') await new Promise((r) => setTimeout(r, 25));
   }
   t.equal(state, 'TASK_KILLED', 'its task was killed');
+});
+
+t.test('task logs: plain reads, negative offsets, stderr, and follow until the task ends', async (t) => {
+  const created = await call('POST', '/v2/apps', { id: '/api/printer', cmd: 'echo one; sleep 0.4; echo two; echo oops >&2', cpus: 0.01, mem: 8, backoffSeconds: 60 });
+  t.equal(created.statusCode, 201);
+  let id: string | undefined;
+  for (let i = 0; i < 200 && !id; i++) {
+    id = (await call('GET', '/api/v1/tasks?app=/api/printer')).json().tasks[0]?.id;
+    if (!id) await new Promise((r) => setTimeout(r, 25));
+  }
+  t.ok(id, 'the task exists');
+  const followed = await call('GET', `/api/v1/tasks/${id}/logs?follow=true`);
+  t.equal(followed.statusCode, 200);
+  t.equal(followed.body, 'one\ntwo\n', 'follow streams all output and ends with the task');
+  const tail = await call('GET', `/api/v1/tasks/${id}/logs?offset=-4`);
+  t.equal(tail.body, 'two\n', 'a negative offset reads from the end');
+  t.equal(tail.headers['x-corral-log-offset'], '8', 'the offset header says where to continue');
+  const err = await call('GET', `/api/v1/tasks/${id}/logs?stream=stderr`);
+  t.equal(err.body, 'oops\n');
+  const task = (await call('GET', `/api/v1/tasks/${id}`)).json().task;
+  t.match(task, { state: 'TASK_FINISHED', exitCode: 0 });
+  t.equal((await call('DELETE', '/v2/apps/api/printer')).statusCode, 200);
 });

@@ -79,7 +79,7 @@ export class Agent implements AgentLink {
     this.started = true;
     const { id, hostname, resources, attributes, version, clock } = this.opts;
     this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now() }, this);
-    this.log.info({ event: 'agent.registered', hostname, resources }, 'agent registered with the master');
+    this.log.info({ event: 'agent_started', hostname, resources }, 'agent registered with the master');
   }
 
   /** Kills every live task (SIGTERM, SIGKILL after its grace) and resolves once all have ended. */
@@ -89,7 +89,7 @@ export class Agent implements AgentLink {
       for (const record of live) this.kill(record.task.taskId);
       await Promise.all(live.map((r) => r.ended));
       this.outbox.close();
-      this.log.info({ event: 'agent.stopped', killed: live.length }, 'agent stopped');
+      this.log.info({ event: 'agent_stopped', killed: live.length }, 'agent stopped');
     })();
     return this.stopping;
   }
@@ -97,7 +97,7 @@ export class Agent implements AgentLink {
   launch(task: TaskInfo): void {
     const invalid = this.launchRefusal(task);
     if (invalid) {
-      this.log.warn({ event: 'agent.task_refused', taskId: task.taskId, why: invalid }, 'task refused');
+      this.log.warn({ event: 'agent_task_refused', taskId: task.taskId, why: invalid }, 'task refused');
       this.outbox.post(this.status(task, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: invalid }));
       return;
     }
@@ -116,7 +116,7 @@ export class Agent implements AgentLink {
         this.opts.clock,
         {
           onSpawn: (pid) => {
-            this.log.info({ event: 'agent.task_spawned', taskId: task.taskId, pid }, 'task process started');
+            this.log.info({ event: 'agent_task_spawned', taskId: task.taskId, pid }, 'task process started');
             if (!record.killRequested) this.update(record, { state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
           },
           onExit: (code, signal) => this.update(record, { ...exitOutcome(code, signal, record.killRequested), source: 'SOURCE_EXECUTOR' }),
@@ -144,7 +144,7 @@ export class Agent implements AgentLink {
     const grace = [gracePeriodSeconds, record.task.killGracePeriodSeconds, this.opts.killGraceSeconds].find(
       (g): g is number => typeof g === 'number' && Number.isFinite(g) && g >= 0,
     );
-    this.log.info({ event: 'agent.task_kill', taskId, graceSeconds: grace }, 'killing task');
+    this.log.info({ event: 'agent_task_kill', taskId, graceSeconds: grace }, 'killing task');
     if (!record.killRequested) {
       record.killRequested = true;
       this.update(record, { state: 'TASK_KILLING', source: 'SOURCE_EXECUTOR' });
@@ -212,7 +212,7 @@ export class Agent implements AgentLink {
   }
 
   private launchFailed(record: TaskRecord, err: Error): void {
-    this.log.warn({ event: 'agent.task_launch_failed', taskId: record.task.taskId, err }, 'task could not be started');
+    this.log.warn({ event: 'agent_task_launch_failed', taskId: record.task.taskId, err }, 'task could not be started');
     this.update(record, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: err.message });
   }
 
@@ -225,7 +225,7 @@ export class Agent implements AgentLink {
       record.terminalUuid = status.uuid;
       record.markEnded();
     }
-    this.log.info({ event: 'agent.task_status', taskId: status.taskId, state: status.state, reason: status.reason, message: status.message }, 'task status');
+    this.log.info({ event: 'agent_task_status', taskId: status.taskId, state: status.state, reason: status.reason, message: status.message }, 'task status');
     this.outbox.post(status);
   }
 
@@ -249,7 +249,7 @@ export class Agent implements AgentLink {
           message: `Task '${taskId}' is not known to this agent`,
           timestamp: this.opts.clock.now(),
         };
-    this.log.info({ event: 'agent.task_kill_unknown', taskId, state: answer.state }, 'kill for a task that is not running');
+    this.log.info({ event: 'agent_task_kill_unknown', taskId, state: answer.state }, 'kill for a task that is not running');
     this.deliver(answer);
   }
 
@@ -274,7 +274,7 @@ export class Agent implements AgentLink {
       this.opts.master.statusUpdate(status);
     } catch (err) {
       // Kept in the outbox (when it carries a uuid) and sent again on the next retry.
-      this.log.warn({ event: 'agent.status_undelivered', taskId: status.taskId, state: status.state, err }, 'status update not delivered');
+      this.log.warn({ event: 'agent_status_undelivered', taskId: status.taskId, state: status.state, err }, 'status update not delivered');
     }
   }
 }

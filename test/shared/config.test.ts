@@ -1,0 +1,59 @@
+// The config loader: precedence flags > CORRAL_* env > file > defaults, clear errors, frozen result.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadDaemonConfig, taskBaseEnv } from '../../src/shared/config';
+
+const dir = mkdtempSync(join(tmpdir(), 'corral-config-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+t.test('defaults: dev vs installed data dir, all roles, 127.0.0.1:5050', async (t) => {
+  const dev = loadDaemonConfig({ flags: {}, roleFlags: [], env: {}, installed: false });
+  t.equal(dev.dataDir, './.corral');
+  t.same(dev.roles, ['master', 'agent', 'init']);
+  t.equal(dev.listenHost, '127.0.0.1');
+  t.equal(dev.listenPort, 5050);
+  t.same([dev.portRangeStart, dev.portRangeEnd], [10000, 20000]);
+  t.ok(Object.isFrozen(dev), 'frozen');
+  const installed = loadDaemonConfig({ flags: { dataDir: undefined }, roleFlags: [], env: {}, installed: true });
+  t.equal(installed.dataDir, '/var/lib/corral');
+});
+
+t.test('precedence: flags > env > file > defaults', async (t) => {
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ listen: '127.0.0.1:7000', logLevel: 'debug', killGraceSeconds: 9, portRange: '3000-3100', roles: ['master'] }));
+  const fileOnly = loadDaemonConfig({ flags: { dataDir: dir }, roleFlags: [], env: {}, installed: false });
+  t.match(fileOnly, { listenPort: 7000, logLevel: 'debug', killGraceSeconds: 9, portRangeStart: 3000, portRangeEnd: 3100, roles: ['master'] });
+  const env = { CORRAL_LISTEN: '0.0.0.0:7001', CORRAL_LOG_LEVEL: 'warn', CORRAL_ROLES: 'master,agent' };
+  const withEnv = loadDaemonConfig({ flags: { dataDir: dir }, roleFlags: [], env, installed: false });
+  t.match(withEnv, { listenHost: '0.0.0.0', listenPort: 7001, logLevel: 'warn', killGraceSeconds: 9, roles: ['master', 'agent'] });
+  const withFlags = loadDaemonConfig({ flags: { dataDir: dir, listen: '[::1]:7002' }, roleFlags: ['master', 'init'], env, installed: false });
+  t.match(withFlags, { listenHost: '::1', listenPort: 7002, logLevel: 'warn', roles: ['master', 'init'] });
+  const viaEnvDir = loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_DATA_DIR: dir }, installed: false });
+  t.equal(viaEnvDir.listenPort, 7000, 'the file in the env-named data dir is read');
+});
+
+t.test('bad values get CONFIG_INVALID with a clear message', async (t) => {
+  const cases: Array<[string, Parameters<typeof loadDaemonConfig>[0], RegExp]> = [
+    ['listen without port', { flags: { listen: 'localhost' }, roleFlags: [], env: {}, installed: false }, /HOST:PORT/],
+    ['port out of range', { flags: { listen: '127.0.0.1:70000' }, roleFlags: [], env: {}, installed: false }, /listen port/],
+    ['reversed port range', { flags: { portRange: '20-10' }, roleFlags: [], env: {}, installed: false }, /ends before it starts/],
+    ['unknown role', { flags: {}, roleFlags: [], env: { CORRAL_ROLES: 'master,dns' }, installed: false }, /unknown role 'dns'/],
+    ['bad log level', { flags: { logLevel: 'loud' }, roleFlags: [], env: {}, installed: false }, /log level/],
+    ['negative cpus', { flags: {}, roleFlags: [], env: { CORRAL_AGENT_CPUS: '-1' }, installed: false }, /agent cpus/],
+    ['missing config file', { flags: { config: join(dir, 'nope.json') }, roleFlags: [], env: {}, installed: false }, /cannot read config file/],
+  ];
+  for (const [name, src, message] of cases) {
+    t.throws(() => loadDaemonConfig(src), { code: 'CONFIG_INVALID', message }, name);
+  }
+  writeFileSync(join(dir, 'bad.json'), '{"listen": ');
+  t.throws(() => loadDaemonConfig({ flags: { config: join(dir, 'bad.json') }, roleFlags: [], env: {}, installed: false }), /not valid JSON/);
+  writeFileSync(join(dir, 'unknown.json'), '{"colour": "blue"}');
+  t.throws(() => loadDaemonConfig({ flags: { config: join(dir, 'unknown.json') }, roleFlags: [], env: {}, installed: false }), /unknown setting 'colour'/);
+});
+
+t.test('tasks inherit only a safe part of the environment', async (t) => {
+  const env = taskBaseEnv({ PATH: '/bin', HOME: '/root', CORRAL_TOKEN: 'secret', AWS_SECRET_ACCESS_KEY: 'x' });
+  t.same(env, { PATH: '/bin', HOME: '/root' });
+  t.ok(taskBaseEnv({}).PATH, 'a default PATH');
+});

@@ -39,6 +39,7 @@ export const appSchema = {
     backoffSeconds: { type: 'number', minimum: 0 },
     backoffFactor: { type: 'number', minimum: 1 },
     maxLaunchDelaySeconds: { type: 'number', minimum: 0 },
+    killSelection: { enum: ['YOUNGEST_FIRST', 'OLDEST_FIRST'] },
     taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
   },
 } as const;

@@ -64,7 +64,7 @@ export class AppService {
     // A body with cmd replaces args and the other way round, as Marathon does.
     if (partial && 'cmd' in body && !('args' in body)) delete (merged as Record<string, unknown>).args;
     if (partial && 'args' in body && !('cmd' in body)) delete (merged as Record<string, unknown>).cmd;
-    if (partial && 'ports' in body) delete (merged as Record<string, unknown>).portDefinitions;
+    if (partial && 'ports' in body && !('portDefinitions' in body)) delete (merged as Record<string, unknown>).portDefinitions;
     const app = this.assignServicePorts(validateApp(merged, { id }), existing.stored.app);
     const version = this.version();
     const restart = needsRestart(existing.stored.app, app);

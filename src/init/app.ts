@@ -56,15 +56,22 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   const hasCmd = typeof body.cmd === 'string' && body.cmd !== '';
   const hasArgs = Array.isArray(body.args) && body.args.length > 0;
   if (hasCmd === hasArgs) details.push({ path: '/cmd', errors: [hasCmd ? "AppDefinition must not set both 'cmd' and 'args'" : "AppDefinition must supply exactly one of 'cmd' or 'args'"] });
-  if (body.ports !== undefined && body.portDefinitions !== undefined) details.push({ path: '/ports', errors: ["You cannot specify both 'ports' and 'portDefinitions'"] });
+  // Marathon takes both when they agree or one is empty: its GET returns both, and that JSON must post back.
+  const legacyPorts = body.ports as number[] | undefined;
+  const definitions = body.portDefinitions as PortDefinition[] | undefined;
+  if (legacyPorts?.length && definitions?.length && JSON.stringify(definitions.map((p) => p.port)) !== JSON.stringify(legacyPorts)) {
+    details.push({ path: '/ports', errors: ["You cannot specify both 'ports' and 'portDefinitions'"] });
+  }
   if (details.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', details);
 
   const portDefinitions: PortDefinition[] =
-    (body.portDefinitions as PortDefinition[] | undefined)?.map((p) => ({ protocol: 'tcp', ...p })) ??
-    (body.ports as number[] | undefined)?.map((port) => ({ port, protocol: 'tcp' })) ??
-    [];
+    definitions?.length || legacyPorts === undefined
+      ? (definitions ?? []).map((p) => ({ protocol: 'tcp', ...p }))
+      : legacyPorts.map((port) => ({ port, protocol: 'tcp' }));
   const names = portDefinitions.map((p) => p.name).filter((n): n is string => n !== undefined);
   if (new Set(names).size !== names.length) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/portDefinitions', errors: ['port names must be unique'] }]);
+  const fixed = portDefinitions.map((p) => p.port).filter((p) => p !== 0);
+  if (new Set(fixed).size !== fixed.length) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/portDefinitions', errors: ['ports must be unique'] }]);
   const { ports: _legacyPorts, ...rest } = body;
   return {
     ...rest,
@@ -73,6 +80,7 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
     cpus: (body.cpus as number | undefined) ?? 1,
     mem: (body.mem as number | undefined) ?? 128,
     disk: (body.disk as number | undefined) ?? 0,
+    gpus: (body.gpus as number | undefined) ?? 0,
     portDefinitions,
     requirePorts: (body.requirePorts as boolean | undefined) ?? false,
     env: (body.env as Record<string, string> | undefined) ?? {},
@@ -83,9 +91,16 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   } as AppDefinition;
 }
 
-/** Fields whose change needs new tasks; everything else (e.g. instances, labels) applies in place. */
-const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'portDefinitions', 'requirePorts', 'env', 'user', 'fetch'] as const;
+/** Fields whose change needs new tasks (labels too: they are in the task environment); the rest, e.g. instances, applies in place. */
+const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'gpus', 'portDefinitions', 'requirePorts', 'env', 'labels', 'user', 'fetch'] as const;
 
 export function needsRestart(before: AppDefinition, after: AppDefinition): boolean {
-  return RESTART_FIELDS.some((f) => JSON.stringify(before[f as keyof AppDefinition] ?? null) !== JSON.stringify(after[f as keyof AppDefinition] ?? null));
+  return RESTART_FIELDS.some((f) => canonicalJson(before[f as keyof AppDefinition] ?? null) !== canonicalJson(after[f as keyof AppDefinition] ?? null));
+}
+
+/** JSON with object keys sorted: `env` {A,B} and {B,A} are the same map (array order still counts). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }

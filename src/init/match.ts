@@ -20,6 +20,11 @@ export function taskResources(app: AppDefinition, ports: number[]): Resources {
 
 export function taskEnvironment(stored: StoredApp, host: string, ports: number[]): Record<string, string> {
   const app = stored.app;
+  // Marathon's label rules: names with runs of other characters than [A-Za-z0-9_] turned into '_' and
+  // upper-cased; a name of 493+ characters or a value of 512+ is left out (512-character env limit).
+  const labels = Object.entries(app.labels)
+    .filter(([k, v]) => k.length < 512 - 'MARATHON_APP_LABEL_'.length && v.length < 512)
+    .map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]+/g, '_').toUpperCase(), v] as const);
   const env: Record<string, string> = {
     HOST: host,
     PORTS: ports.join(','),
@@ -28,7 +33,7 @@ export function taskEnvironment(stored: StoredApp, host: string, ports: number[]
     MARATHON_APP_RESOURCE_CPUS: String(app.cpus),
     MARATHON_APP_RESOURCE_MEM: String(app.mem),
     MARATHON_APP_RESOURCE_DISK: String(app.disk),
-    MARATHON_APP_LABELS: Object.keys(app.labels).join(' '),
+    MARATHON_APP_LABELS: labels.map(([name]) => name).join(' '),
   };
   ports.forEach((p, i) => {
     env[`PORT${i}`] = String(p);
@@ -36,7 +41,7 @@ export function taskEnvironment(stored: StoredApp, host: string, ports: number[]
     if (name) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(p);
   });
   if (ports.length > 0) env.PORT = String(ports[0]);
-  for (const [k, v] of Object.entries(app.labels)) if (/^[A-Za-z0-9_]+$/.test(k)) env[`MARATHON_APP_LABEL_${k.toUpperCase()}`] = v;
+  for (const [name, v] of labels) env[`MARATHON_APP_LABEL_${name}`] = v;
   // The app's own env wins over Marathon's names, as in Marathon.
   return { ...env, ...app.env };
 }

@@ -18,6 +18,7 @@ export interface AppDefinition {
   cpus: number;
   mem: number;
   disk: number;
+  gpus: number;
   portDefinitions: PortDefinition[];
   requirePorts: boolean;
   env: Record<string, string>;

@@ -19,6 +19,9 @@ export function planLaunch(offers: readonly Offer[], operations: readonly Operat
   const first = offers[0];
   if (!first) throw new CorralError('OFFER_NOT_FOUND', 'Accept names no valid offer');
   if (offers.some((o) => o.agentId !== first.agentId)) throw new CorralError('LAUNCH_INVALID', 'All offers of one accept must come from the same agent');
+  // Naming an offer twice must not count its resources twice (Mesos rejects duplicate offer ids too).
+  const twice = offers.find((o, i) => offers.findIndex((p) => p.id === o.id) !== i);
+  if (twice) throw new CorralError('LAUNCH_INVALID', `Offer ${twice.id} is named more than once in one accept`);
   let left = offers.reduce((sum, o) => addResources(sum, o.resources), emptyResources());
   const seen = new Set<string>();
   const tasks: TaskInfo[] = [];

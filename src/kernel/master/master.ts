@@ -63,6 +63,7 @@ export class Master implements MasterLink {
     if (this.running) return;
     this.running = true;
     this.timer = this.opts.clock.setInterval(() => this.allocate(), this.opts.allocationIntervalMs ?? 1000);
+    this.queueAllocation();
   }
 
   stop(): void {

@@ -2,7 +2,7 @@
 // Launch benchmark: how long Corral takes to bring N tasks to TASK_RUNNING, compared with a bare
 // child_process.spawn loop of the same command, and how much memory the node uses.
 //
-//   node scripts/bundle.mjs && node bench/launch.mjs [--instances 500] [--timeout 120] [--corral dist/corral.js]
+//   node scripts/bundle.mjs && node bench/launch.mjs [--instances 500] [--rounds 1] [--timeout 120] [--corral dist/corral.js]
 //        [--corral-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--keep-data]
 //
 // Plain ESM, no dependencies beyond Node. One run does:
@@ -14,11 +14,13 @@
 //      time until GET /v2/apps/<id> reports tasksRunning = N (polled every 20 ms); RSS with N tasks;
 //      DELETE the app, wait until no task is live and check that no task process is left; SIGTERM.
 //   3. a table with PASS/FAIL per target and, on the last line, the figures as JSON.
+// --rounds K repeats baseline + launch + DELETE K times against the same node and judges the
+// median ratio: on a shared machine a single round can be off by ±50%.
 // Every process this script starts carries a random marker in its environment, so leftovers are
 // found in /proc even after re-parenting; they are killed (by process group) on any exit path.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +32,8 @@ const { values: args } = parseArgs({
   options: {
     instances: { type: 'string', default: '500' },
     timeout: { type: 'string', default: '120' },
+    // Extra rounds of (baseline, launch, DELETE) against the same corral node; figures are medians.
+    rounds: { type: 'string', default: '1' },
     corral: { type: 'string', default: join(root, 'dist', 'corral.js') },
     'keep-data': { type: 'boolean', default: false },
     // Extra node flags for the corral process, e.g. --corral-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" (note the =).
@@ -40,6 +44,8 @@ const N = Number(args.instances);
 if (!Number.isInteger(N) || N < 1) throw new Error(`--instances must be a positive integer, got ${args.instances}`);
 const LAUNCH_TIMEOUT_MS = Number(args.timeout) * 1000;
 const CORRAL = resolve(args.corral);
+const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${args.rounds}`);
 
 const TARGET_RATIO = 2.0;
 const TARGET_IDLE_RSS_MB = 80;
@@ -271,53 +277,58 @@ function stats(nums) {
   return { min: s[0], max: s[s.length - 1], median: s[Math.floor(s.length / 2)] };
 }
 
-async function corral() {
+const TERMINAL = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_GONE', 'TASK_DROPPED'];
+
+/** Starts `corral up` in a fresh data dir; resolves once /ping answers, with its idle RSS. */
+async function corralUp() {
   const base = tempDir('corral-bench-node-');
   const dataDir = join(base, 'data');
-  const res = { leftover: 0 };
   const t0 = performance.now();
   const { child, url, exited } = await startCorral(dataDir);
   await waitForPing(url);
-  res.startupMs = performance.now() - t0;
-  res.pid = child.pid;
+  const startupMs = performance.now() - t0;
   const call = api(url, readFileSync(join(dataDir, 'admin.token'), 'utf8').trim());
+  const idleRssKb = await settledRssKb(child.pid);
+  log(`corral up at ${url} (pid ${child.pid}), idle RSS ${mb(idleRssKb).toFixed(1)} MB`);
+  return { child, url, exited, call, startupMs, idleRssKb };
+}
 
-  res.idleRssKb = await settledRssKb(child.pid);
-  log(`corral up at ${url} (pid ${child.pid}), idle RSS ${mb(res.idleRssKb).toFixed(1)} MB`);
-
-  // --- launch ---
+/** One launch round: POST N instances, time to N × TASK_RUNNING, RSS, DELETE, leftover check. */
+async function corralRound(node) {
+  const { child, call } = node;
+  const res = {};
   const app = { id: APP_ID, cmd: CMD, instances: N, cpus: 0.001, mem: 1, disk: 0, env: { [MARKER_VAR]: CORRAL_MARKER } };
+  // Ended tasks of earlier rounds stay listed (the master keeps the last 1000); leave them out.
+  const earlier = new Set(((await call('GET', `/api/v1/tasks?app=${encodeURIComponent(APP_ID)}`)).json.tasks ?? []).map((t) => t.id));
   const postWall = Date.now();
   const p0 = performance.now();
   const posted = await call('POST', '/v2/apps', app);
   res.postMs = performance.now() - p0;
   if (posted.status !== 201) throw new Error(`POST /v2/apps answered ${posted.status}: ${JSON.stringify(posted.json)}`);
-  let running = 0;
-  let polls = 0;
   const pollMs = [];
   for (;;) {
     const q0 = performance.now();
     const r = await call('GET', `/v2/apps${APP_ID}`);
     const q1 = performance.now();
-    polls++;
     pollMs.push(q1 - q0);
-    running = r.json?.app?.tasksRunning ?? 0;
+    const running = r.json?.app?.tasksRunning ?? 0;
     if (running >= N) {
       res.launchMs = q1 - p0;
       break;
     }
     if (q1 - p0 > LAUNCH_TIMEOUT_MS) {
-      res.launchMs = null;
-      res.timedOutAt = running;
-      throw Object.assign(new Error(`timeout: only ${running}/${N} tasks running after ${LAUNCH_TIMEOUT_MS / 1000} s`), { partial: res });
+      throw Object.assign(new Error(`timeout: only ${running}/${N} tasks running ${LAUNCH_TIMEOUT_MS / 1000} s after POST`), {
+        partial: { ...res, running, idleRssKb: node.idleRssKb },
+      });
     }
     await sleep(Math.max(0, 20 - (q1 - q0)));
   }
-  res.polls = polls;
+  res.polls = pollMs.length;
   res.pollMs = stats(pollMs);
 
-  // Phase breakdown from the master's own timestamps (same machine clock as Date.now here).
-  const tasks = (await call('GET', `/api/v1/tasks?app=${encodeURIComponent(APP_ID)}`)).json.tasks ?? [];
+  // Phase breakdown from the master's own timestamps (same machine clock as Date.now here):
+  // stagedAt is set as the master hands each task to the agent, startedAt when its 'spawn' fired.
+  const tasks = ((await call('GET', `/api/v1/tasks?app=${encodeURIComponent(APP_ID)}`)).json.tasks ?? []).filter((t) => !earlier.has(t.id));
   const staged = tasks.map((t) => Date.parse(t.stagedAt)).filter(Number.isFinite);
   const started = tasks.map((t) => Date.parse(t.startedAt)).filter(Number.isFinite);
   res.phases = {
@@ -325,48 +336,44 @@ async function corral() {
     lastStagedMs: Math.max(...staged) - postWall,
     firstStartedMs: Math.min(...started) - postWall,
     lastStartedMs: Math.max(...started) - postWall,
-    tasksListed: tasks.length,
-    running: tasks.filter((t) => t.state === 'TASK_RUNNING').length,
   };
-
-  // Task processes: children of corral, each its own group leader.
-  const marked = markedPids(CORRAL_MARKER).filter((p) => p !== child.pid);
-  res.taskProcesses = marked.length;
+  res.taskProcesses = markedPids(CORRAL_MARKER).length;
 
   res.rssWithTasksKb = await settledRssKb(child.pid);
   res.hwmKb = procStatusKb(child.pid, 'VmHWM');
-  log(`${N} tasks running after ${res.launchMs.toFixed(0)} ms, RSS ${mb(res.rssWithTasksKb).toFixed(1)} MB`);
+  log(`corral: ${N} tasks running ${res.launchMs.toFixed(0)} ms after POST, RSS ${mb(res.rssWithTasksKb).toFixed(1)} MB`);
 
-  // --- teardown ---
   const d0 = performance.now();
   const del = await call('DELETE', `/v2/apps${APP_ID}`);
   if (del.status !== 200) throw new Error(`DELETE answered ${del.status}: ${JSON.stringify(del.json)}`);
   for (;;) {
-    const live = ((await call('GET', `/api/v1/tasks?app=${encodeURIComponent(APP_ID)}`)).json.tasks ?? []).filter(
-      (t) => !['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_GONE', 'TASK_DROPPED'].includes(t.state),
-    );
+    const list = (await call('GET', `/api/v1/tasks?app=${encodeURIComponent(APP_ID)}`)).json.tasks ?? [];
+    const live = list.filter((t) => !TERMINAL.includes(t.state));
     if (live.length === 0) break;
     if (performance.now() - d0 > 60_000) throw new Error(`${live.length} tasks still live 60 s after DELETE`);
     await sleep(50);
   }
   res.teardownMs = performance.now() - d0;
-  // Give the kernel a moment to reap, then look for any task process still alive.
-  let left = markedPids(CORRAL_MARKER).filter((p) => p !== child.pid);
+  // The API says every task ended; give the kernel up to 2 s to finish reaping, then count.
+  let left = markedPids(CORRAL_MARKER);
   for (let i = 0; i < 20 && left.length > 0; i++) {
     await sleep(100);
-    left = markedPids(CORRAL_MARKER).filter((p) => p !== child.pid);
+    left = markedPids(CORRAL_MARKER);
   }
   res.leftover = left.length;
-  if (left.length) killGroupsOf(left);
-
-  // --- stop ---
-  const s0 = performance.now();
-  child.kill('SIGTERM');
-  const how = await Promise.race([exited, sleep(30_000).then(() => null)]);
-  if (!how) throw new Error('corral did not exit within 30 s of SIGTERM');
-  res.stopMs = performance.now() - s0;
-  res.exit = how;
+  if (left.length) {
+    log(`corral: ${left.length} task process(es) still alive after DELETE: ${left.slice(0, 10).join(' ')}…`);
+    killGroupsOf(left);
+  }
   return res;
+}
+
+async function corralDown(node) {
+  const s0 = performance.now();
+  node.child.kill('SIGTERM');
+  const how = await Promise.race([node.exited, sleep(30_000).then(() => null)]);
+  if (!how) throw new Error('corral did not exit within 30 s of SIGTERM');
+  return { stopMs: performance.now() - s0, exit: how };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,60 +385,96 @@ function table(rows) {
   return [line(rows[0]), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
 }
 
+/** Load average and CPU pressure (PSI avg10), to judge how noisy the machine was. */
+function machineLoad() {
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let psi = 'n/a';
+  try {
+    psi = readFileSync('/proc/pressure/cpu', 'utf8').match(/^some avg10=([\d.]+)/)?.[1] ?? 'n/a';
+  } catch {}
+  return { load, cpuPressureAvg10: psi };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 async function main() {
   const date = new Date().toISOString();
+  const loadBefore = machineLoad();
   const machine = `${cpus()[0]?.model ?? '?'} ×${cpus().length}, Linux ${release()}`;
-  log(`instances ${N}, node ${process.version}, ${machine}`);
-  log('baseline: spawning…');
-  const b = await baseline();
-  log(`baseline: ${b.spawnMs.toFixed(0)} ms to spawn ${N}, killed in ${b.killMs.toFixed(0)} ms, leftover ${b.leftover}`);
-  const c = await corral();
+  log(`instances ${N}, rounds ${ROUNDS}, node ${process.version}, ${machine}`);
 
-  const ratio = c.launchMs / b.spawnMs;
-  const idleMb = mb(c.idleRssKb);
-  const checks = {
-    ratio: ratio <= TARGET_RATIO,
-    idleRss: idleMb < TARGET_IDLE_RSS_MB,
-    noLeftovers: b.leftover === 0 && c.leftover === 0,
-  };
+  // Round 1 is exactly: baseline, then corral up (idle RSS), then the launch. Further rounds
+  // (--rounds) repeat baseline + launch against the same, by then idle, corral node.
+  const rounds = [];
+  let node;
+  for (let i = 0; i < ROUNDS; i++) {
+    log(`round ${i + 1}: baseline spawning ${N}…`);
+    const b = await baseline();
+    log(`round ${i + 1}: baseline ${b.spawnMs.toFixed(0)} ms to spawn ${N}, killed in ${b.killMs.toFixed(0)} ms, leftover ${b.leftover}`);
+    node ??= await corralUp();
+    const c = await corralRound(node);
+    rounds.push({ b, c, ratio: c.launchMs / b.spawnMs });
+  }
+  const down = await corralDown(node);
+  const loadAfter = machineLoad();
+
+  const baselineMs = median(rounds.map((r) => r.b.spawnMs));
+  const launchMs = median(rounds.map((r) => r.c.launchMs));
+  const ratio = median(rounds.map((r) => r.ratio));
+  const idleMb = mb(node.idleRssKb);
+  const withTasksMb = Math.max(...rounds.map((r) => mb(r.c.rssWithTasksKb)));
+  const leftover = rounds.reduce((n, r) => n + r.b.leftover + r.c.leftover, 0);
+  const checks = { ratio: ratio <= TARGET_RATIO, idleRss: idleMb < TARGET_IDLE_RSS_MB, noLeftovers: leftover === 0 };
   const pf = (ok) => (ok ? 'PASS' : 'FAIL');
   const ms = (v) => `${v.toFixed(0)} ms`;
+  const med = ROUNDS > 1 ? ` (median of ${ROUNDS})` : '';
   console.log(
     '\n' +
       table([
         ['metric', 'value', 'target', 'result'],
-        [`baseline: spawn ${N} × sh -c '${CMD}'`, ms(b.spawnMs), '', ''],
-        [`corral: POST → ${N} TASK_RUNNING`, ms(c.launchMs), '', ''],
-        ['ratio corral / baseline', `${ratio.toFixed(2)}×`, `≤ ${TARGET_RATIO.toFixed(1)}×`, pf(checks.ratio)],
+        [`baseline: spawn ${N} × sh -c '${CMD}'${med}`, ms(baselineMs), '', ''],
+        [`corral: POST → ${N} TASK_RUNNING${med}`, ms(launchMs), '', ''],
+        [`ratio corral / baseline${med}`, `${ratio.toFixed(2)}×`, `≤ ${TARGET_RATIO.toFixed(1)}×`, pf(checks.ratio)],
         ['corral idle RSS (no tasks)', `${idleMb.toFixed(1)} MB`, `< ${TARGET_IDLE_RSS_MB} MB`, pf(checks.idleRss)],
-        [`corral RSS with ${N} tasks`, `${mb(c.rssWithTasksKb).toFixed(1)} MB`, '', ''],
-        ['task processes left after DELETE', String(b.leftover + c.leftover), '0', pf(checks.noLeftovers)],
+        [`corral RSS with ${N} tasks`, `${withTasksMb.toFixed(1)} MB`, '', ''],
+        ['task processes left after kill/DELETE', String(leftover), '0', pf(checks.noLeftovers)],
         ['node', process.version, '', ''],
         ['date', date, '', ''],
       ]) +
       '\n',
   );
+  const detail = [['detail', ...rounds.map((_, i) => `round ${i + 1}`)]];
+  const row = (name, f) => detail.push([name, ...rounds.map(f)]);
+  row('baseline: spawn loop (synchronous part)', (r) => ms(r.b.loopMs));
+  row('baseline: per spawn', (r) => `${(r.b.spawnMs / N).toFixed(2)} ms`);
+  row('baseline: SIGKILL groups → all exited', (r) => ms(r.b.killMs));
+  row('corral: POST /v2/apps answered', (r) => ms(r.c.postMs));
+  row('corral: POST → first task staged', (r) => ms(r.c.phases.firstStagedMs));
+  row('corral: POST → last task staged', (r) => ms(r.c.phases.lastStagedMs));
+  row('corral: per spawn (first → last staged)', (r) => `${((r.c.phases.lastStagedMs - r.c.phases.firstStagedMs) / Math.max(1, N - 1)).toFixed(2)} ms`);
+  row('corral: POST → first TASK_RUNNING', (r) => ms(r.c.phases.firstStartedMs));
+  row('corral: POST → last TASK_RUNNING', (r) => ms(r.c.phases.lastStartedMs));
+  row('corral: POST → seen by poller', (r) => ms(r.c.launchMs));
+  row('corral: polls (slowest answer)', (r) => `${r.c.polls} (${r.c.pollMs.max.toFixed(0)} ms)`);
+  row('corral: task processes (sh + sleep)', (r) => String(r.c.taskProcesses));
+  row('corral: RSS with tasks / VmHWM', (r) => `${mb(r.c.rssWithTasksKb).toFixed(1)} / ${mb(r.c.hwmKb).toFixed(1)} MB`);
+  row('corral: DELETE → no live task', (r) => ms(r.c.teardownMs));
+  row('ratio', (r) => `${r.ratio.toFixed(2)}×`);
+  console.log(table(detail) + '\n');
   console.log(
     table([
-      ['detail', 'value'],
+      ['context', 'value'],
       ['machine', machine],
-      ['baseline spawn loop (sync part)', ms(b.loopMs)],
-      ['baseline kill + reap', ms(b.killMs)],
-      ['corral start → /ping', ms(c.startupMs)],
-      ['POST /v2/apps response', ms(c.postMs)],
-      ['POST → first task staged (master)', ms(c.phases.firstStagedMs)],
-      ['POST → last task staged (master)', ms(c.phases.lastStagedMs)],
-      ['POST → first TASK_RUNNING (agent clock)', ms(c.phases.firstStartedMs)],
-      ['POST → last TASK_RUNNING (agent clock)', ms(c.phases.lastStartedMs)],
-      ['POST → seen by poller', ms(c.launchMs)],
-      ['polls (GET /v2/apps/…, median / max)', `${c.polls} (${c.pollMs.median.toFixed(1)} / ${c.pollMs.max.toFixed(1)} ms)`],
-      ['task processes found (env marker; sh + sleep each)', String(c.taskProcesses)],
-      ['corral VmHWM after launch', `${mb(c.hwmKb).toFixed(1)} MB`],
-      ['DELETE → no live task', ms(c.teardownMs)],
-      ['SIGTERM → exit', `${ms(c.stopMs)} (code ${c.exit.code}, signal ${c.exit.signal})`],
+      ['load avg / CPU PSI some avg10 (before → after)', `${loadBefore.load} / ${loadBefore.cpuPressureAvg10}% → ${loadAfter.load} / ${loadAfter.cpuPressureAvg10}%`],
+      ['corral start → /ping', ms(node.startupMs)],
+      ['corral SIGTERM → exit', `${ms(down.stopMs)} (code ${down.exit.code}, signal ${down.exit.signal})`],
     ]) + '\n',
   );
   const ok = Object.values(checks).every(Boolean);
+  const r1 = (x) => +x.toFixed(1);
   console.log(
     JSON.stringify({
       bench: 'launch',
@@ -439,13 +482,20 @@ async function main() {
       node: process.version,
       machine,
       instances: N,
-      baselineSpawnMs: +b.spawnMs.toFixed(1),
-      corralLaunchMs: +c.launchMs.toFixed(1),
+      rounds: rounds.map((r) => ({
+        baselineSpawnMs: r1(r.b.spawnMs),
+        corralLaunchMs: r1(r.c.launchMs),
+        ratio: +r.ratio.toFixed(3),
+        rssWithTasksMb: r1(mb(r.c.rssWithTasksKb)),
+        phases: r.c.phases,
+      })),
+      baselineSpawnMs: r1(baselineMs),
+      corralLaunchMs: r1(launchMs),
       ratio: +ratio.toFixed(3),
-      idleRssMb: +idleMb.toFixed(1),
-      rssWithTasksMb: +mb(c.rssWithTasksKb).toFixed(1),
-      phases: c.phases,
-      leftover: b.leftover + c.leftover,
+      idleRssMb: r1(idleMb),
+      rssWithTasksMb: r1(withTasksMb),
+      leftover,
+      load: { before: loadBefore, after: loadAfter },
       targets: { ratio: TARGET_RATIO, idleRssMb: TARGET_IDLE_RSS_MB },
       pass: checks,
       ok,

@@ -89,7 +89,8 @@ t.test('deploy, self-heal with backoff, scale, logs, restart and remove', async 
   t.ok(gap >= 1_900, `the replacement waited for the 2 s backoff (waited ${gap} ms)`);
 
   t.equal((await cli('app', 'scale', '/e2e/web', '4')).code, 0, 'scale to 4');
-  for (const x of await waitRunning(4)) await pidOf(x.ports[0]!);
+  // RUNNING means the process started; it may not listen yet (health checks come with issue 3).
+  for (const x of await waitRunning(4)) await waitFor(`task on port ${x.ports[0]} to answer`, 5_000, () => pidOf(x.ports[0]!).catch(() => undefined));
   t.equal((await cli('app', 'scale', '/e2e/web', '1')).code, 0, 'scale to 1');
   const one = await waitRunning(1);
   t.equal(one.length, 1, 'back to 1 instance');

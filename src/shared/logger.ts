@@ -15,7 +15,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const human = opts.pretty ?? Boolean(process.stderr.isTTY);
   // pino-pretty runs in-process as a stream (no worker thread), so it bundles into one file.
-  const dest = human ? pretty({ destination: 2, colorize: true, sync: true }) : pino.destination({ fd: 2, sync: false });
+  const dest = human ? pretty({ destination: 2, colorize: true, sync: true, singleLine: true, ignore: 'pid,hostname' }) : pino.destination({ fd: 2, sync: false });
   return pino({ level, base: { pid: process.pid } }, dest);
 }
 

@@ -100,8 +100,13 @@ function pgidOf(pid) {
   }
 }
 
+/**
+ * SIGKILLs each pid and its process group. Our own group is never signalled as a whole (the corral
+ * daemon runs in it): only task processes are group leaders of their own groups.
+ */
 function killGroupsOf(pids, signal = 'SIGKILL') {
-  const groups = new Set(pids.map(pgidOf).filter((g) => g !== undefined && g > 1));
+  const own = pgidOf(process.pid);
+  const groups = new Set(pids.map(pgidOf).filter((g) => g !== undefined && g > 1 && g !== own));
   for (const g of groups) {
     try {
       process.kill(-g, signal);

@@ -36,6 +36,9 @@ export interface AgentOptions {
   completedTaskLimit?: number;
 }
 
+/** Tasks spawned per turn of the event loop during a big launch. */
+const SPAWN_BATCH = 32;
+
 interface StatusFields {
   state: TaskState;
   source: StatusSource;
@@ -65,6 +68,8 @@ export class Agent implements AgentLink {
   /** Insertion-ordered, oldest first; bounded by completedTaskLimit. */
   private readonly completed = new Map<string, CompletedTask>();
   private readonly outbox: StatusOutbox;
+  /** Tracked tasks waiting for their process to be spawned, in launch order. */
+  private readonly spawnQueue: TaskRecord[] = [];
   private readonly log: Logger;
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -101,7 +106,26 @@ export class Agent implements AgentLink {
       this.outbox.post(this.status(task, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: invalid }));
       return;
     }
-    const record = this.track(task);
+    this.spawnQueue.push(this.track(task));
+    if (this.spawnQueue.length === 1) setImmediate(() => this.drainSpawnQueue());
+  }
+
+  /**
+   * Spawns queued tasks in batches, yielding to the event loop between batches, so a launch of
+   * hundreds of tasks does not freeze status updates, kills and the API while it forks.
+   * (setImmediate only yields a turn of the loop; it measures no time, so no Clock is needed.)
+   */
+  private drainSpawnQueue(): void {
+    for (const record of this.spawnQueue.splice(0, SPAWN_BATCH)) this.spawn(record);
+    if (this.spawnQueue.length > 0) setImmediate(() => this.drainSpawnQueue());
+  }
+
+  private spawn(record: TaskRecord): void {
+    const task = record.task;
+    if (record.killRequested) {
+      this.update(record, { state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed before it started' });
+      return;
+    }
     let files: SandboxFiles | undefined;
     try {
       files = openSandbox(record.sandbox);

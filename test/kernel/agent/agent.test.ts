@@ -198,3 +198,19 @@ t.test('stop kills every live task, stubborn ones after their grace, and refuses
   agent.launch(shellTask(late, 'exit 0'));
   t.match(await master.waitFor(late, 'TASK_FAILED'), { reason: 'REASON_TASK_INVALID', message: /stopping/ });
 });
+
+t.test('a big launch is spawned in batches; a task killed before its turn never runs', async (t) => {
+  const { agent, master, dataDir } = startAgent(t);
+  const ids = Array.from({ length: 70 }, (_, i) => newTaskId(`batch${i}`));
+  for (const id of ids) agent.launch(shellTask(id, 'sleep 30'));
+  const last = ids[ids.length - 1]!;
+  t.same(master.statesOf(last), [], 'nothing is spawned inside the launch call itself');
+  agent.kill(last, 0);
+  const killed = await master.waitFor(last, 'TASK_KILLED');
+  t.match(killed, { reason: 'REASON_TASK_KILLED_DURING_LAUNCH', source: 'SOURCE_AGENT' });
+  t.notOk(master.statesOf(last).includes('TASK_RUNNING'), 'the killed task was never started');
+  t.notOk(existsSync(join(dataDir, 'sandboxes', last, 'stdout')), 'and got no sandbox files');
+  for (const id of ids.slice(0, -1)) await master.waitFor(id, 'TASK_RUNNING');
+  await agent.stop();
+  for (const id of ids.slice(0, -1)) t.ok(isTerminal(master.of(id).at(-1)!.state), `${id} ended with stop()`);
+});

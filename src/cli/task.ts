@@ -8,12 +8,14 @@ export function registerTaskCommands(program: Command, deps: CliDeps): void {
 
   task
     .command('list')
-    .description('list tasks of every framework')
+    .description('list live tasks of every framework (--all adds recently ended ones)')
     .option('--app <id>', 'only the tasks of this app')
+    .option('--all', 'also list tasks that have ended')
     .action(
       defineAction(deps, async (ctx) => {
         const app = typeof ctx.opts.app === 'string' ? absoluteAppId(ctx.opts.app) : undefined;
-        const res = await (await ctx.client()).listTasks(app === undefined ? {} : { app });
+        const all = await (await ctx.client()).listTasks(app === undefined ? {} : { app });
+        const res = ctx.opts.all === true ? all : { ...all, tasks: all.tasks.filter((t) => !ENDED.has(t.state)) };
         if (await ctx.printJson(res)) return;
         if (res.tasks.length === 0) return ctx.print(app === undefined ? 'No tasks.\n' : `No tasks of ${app}.\n`);
         const now = ctx.deps.clock.now();
@@ -60,6 +62,9 @@ export function registerTaskCommands(program: Command, deps: CliDeps): void {
       }),
     );
 }
+
+/** Mesos's terminal task states (the wire names; the CLI does not import kernel code). */
+const ENDED = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR']);
 
 function parseOffset(raw: string): number {
   if (!/^-?\d+$/.test(raw)) throw new InvalidArgumentError('The offset must be a whole number of bytes.');

@@ -217,6 +217,16 @@ t.test('task list, filtered by app, with ages', async (t) => {
   t.equal(empty.stdout, 'No tasks.\n');
 });
 
+t.test('task list hides ended tasks unless --all', async (t) => {
+  const ended = { ...tasks[0]!, id: 'shop_web.0', state: 'TASK_KILLED' };
+  const h = harness({ listTasks: async () => ({ tasks: [ended, ...tasks] }) });
+  t.equal(await h.run('task', 'list'), 0);
+  t.notMatch(h.stdout, /shop_web\.0/, 'a killed task is not listed by default');
+  const all = harness({ listTasks: async () => ({ tasks: [ended, ...tasks] }) });
+  t.equal(await all.run('task', 'list', '--all'), 0);
+  t.match(all.stdout, /shop_web\.0\s+\/shop\/web\s+KILLED/, '--all lists it');
+});
+
 t.test('task logs streams bytes straight to stdout', async (t) => {
   const h = harness();
   t.equal(await h.run('task', 'logs', 'shop_web.1', '--stderr', '-f', '--offset', '-100'), 0);

@@ -79,6 +79,54 @@ export interface CommandInfo {
   user?: string;
 }
 
+/** An artifact the agent downloads into the sandbox before the task starts (Mesos CommandInfo.URI / Marathon fetch). */
+export interface FetchUri {
+  /** http://, https:// or file:// (an absolute path is taken as file://). */
+  uri: string;
+  /** Unpack .tar, .tar.gz/.tgz, .tar.xz/.txz and .zip into the sandbox (default true). */
+  extract?: boolean;
+  /** chmod +x the fetched file (default false). */
+  executable?: boolean;
+  /** Keep a copy in the agent's bounded fetch cache and reuse it (default false). */
+  cache?: boolean;
+  /** Path relative to the sandbox to save (or extract) to; default: the URI's file name (sandbox root for extraction). */
+  destPath?: string;
+}
+
+/** A health check the agent runs against a task, with Marathon's fields and defaults. */
+export interface HealthCheck {
+  protocol: 'HTTP' | 'HTTPS' | 'TCP' | 'COMMAND';
+  /** HTTP(S) path, default '/'. */
+  path?: string;
+  /** The host port to check (frameworks resolve Marathon's portIndex to this). */
+  port?: number;
+  /** COMMAND: run with /bin/sh -c in the task's sandbox and environment; exit 0 = healthy. */
+  command?: string;
+  /** Failures during this many seconds after the task started do not count (default 300). */
+  gracePeriodSeconds: number;
+  /** Seconds between checks (default 60). */
+  intervalSeconds: number;
+  /** A check that takes longer fails (default 20). */
+  timeoutSeconds: number;
+  /** Reported in status; the framework decides when to kill (default 3; 0 = never). */
+  maxConsecutiveFailures: number;
+  /** Seconds before the first check (default 15). */
+  delaySeconds: number;
+  /** HTTP 1xx responses are ignored rather than failing (default false). */
+  ignoreHttp1xx?: boolean;
+}
+
+/** The state of one health check as the agent reports it with a status update. */
+export interface HealthCheckResult {
+  alive: boolean;
+  consecutiveFailures: number;
+  /** ms since epoch */
+  firstSuccess?: number;
+  lastSuccess?: number;
+  lastFailure?: number;
+  lastFailureCause?: string;
+}
+
 export interface TaskInfo {
   taskId: string;
   name: string;
@@ -89,6 +137,10 @@ export interface TaskInfo {
   labels: Record<string, string>;
   /** SIGTERM-to-SIGKILL grace in seconds; undefined means the agent's default. */
   killGracePeriodSeconds?: number;
+  /** Artifacts to fetch into the sandbox before the task starts. */
+  fetch?: FetchUri[];
+  /** Checks the agent runs once the task is RUNNING; results arrive in status updates. */
+  healthChecks?: HealthCheck[];
 }
 
 export interface TaskStatus {
@@ -102,7 +154,10 @@ export interface TaskStatus {
   timestamp: number;
   /** Set on updates that must be acknowledged; absent on reconciliation answers. */
   uuid?: string;
+  /** All health checks pass (absent while unknown or when the task has none). */
   healthy?: boolean;
+  /** One result per TaskInfo.healthChecks entry, in the same order. */
+  healthCheckResults?: HealthCheckResult[];
   /** Process exit code for terminal states reached by the process exiting. */
   exitCode?: number;
 }
@@ -115,6 +170,8 @@ export interface AgentInfo {
   attributes: Record<string, string>;
   registeredAt: number;
   version: string;
+  /** Isolation backend in use: cgroup2, cgroup1 or posix. */
+  isolation?: string;
 }
 
 export interface FrameworkInfo {

@@ -1,0 +1,66 @@
+// Isolation backends: what the agent needs from cgroup v2, cgroup v1 and posix containment.
+// The agent creates one Container per task before it spawns the task, passes the container's
+// enter script to the task's launcher, and asks the container to signal, measure and clean up.
+
+export type IsolationName = 'cgroup2' | 'cgroup1' | 'posix';
+
+export interface ContainerLimits {
+  /** CPU shares and CFS quota are derived from this (1 cpu = 1024 shares = 100 ms per 100 ms period). */
+  cpus: number;
+  /** Hard memory limit in MiB, swap included. */
+  memMb: number;
+  /** Maximum number of processes/threads in the container. */
+  pids: number;
+}
+
+/** Mesos's ResourceStatistics names (a subset; fields a backend cannot measure are left out). */
+export interface ContainerStats {
+  /** Seconds since the epoch, fractional. */
+  timestamp: number;
+  processes?: number;
+  threads?: number;
+  cpus_user_time_secs?: number;
+  cpus_system_time_secs?: number;
+  cpus_limit?: number;
+  cpus_nr_periods?: number;
+  cpus_nr_throttled?: number;
+  cpus_throttled_time_secs?: number;
+  mem_total_bytes?: number;
+  mem_rss_bytes?: number;
+  mem_cache_bytes?: number;
+  mem_limit_bytes?: number;
+}
+
+export interface Container {
+  readonly taskId: string;
+  readonly limits: ContainerLimits;
+  /**
+   * POSIX sh lines the task's launcher runs, as root and before dropping privileges and exec'ing
+   * the task, to put itself ($$) into the container (e.g. `echo $$ > .../cgroup.procs`) and apply
+   * limits (e.g. `ulimit`). Empty when there is nothing to do.
+   */
+  enterScript(): string;
+  /** Tells the container the pid (and process group) of the task's top process once it runs. */
+  attach(pid: number): void;
+  /** Sends `signal` to every process of the container; resolves to how many were signalled. */
+  signalAll(signal: NodeJS.Signals): Promise<number>;
+  /** Number of processes still in the container (posix: in the task's process group). */
+  processCount(): Promise<number>;
+  stats(): Promise<ContainerStats>;
+  /**
+   * Whether the task hit its memory limit: the kernel OOM killer fired in the container (cgroups),
+   * or its RSS exceeded the limit (posix, which cannot enforce a hard limit and samples instead).
+   */
+  memoryLimitHit(): Promise<boolean>;
+  /** Removes the container (cgroup directories); processes must be gone first. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface Isolator {
+  readonly name: IsolationName;
+  create(taskId: string, limits: ContainerLimits): Promise<Container>;
+  /** Re-attaches to the container of a task started by an earlier agent run (after a restart). */
+  recover(taskId: string, limits: ContainerLimits, pid: number | undefined): Promise<Container>;
+  /** Task ids of containers left from earlier runs (for cleanup of tasks the agent no longer knows). */
+  leftovers(): Promise<string[]>;
+}

@@ -2,9 +2,10 @@
 // compare-and-set so two writers cannot silently overwrite each other.
 import { CorralError, errors } from '../shared/errors';
 import type { JsonValue, Store } from '../store/types';
-import type { StoredApp } from './types';
+import type { AppTask, StoredApp } from './types';
 
 const APPS = '/init/apps/';
+const TASKS = '/init/tasks/';
 const FRAMEWORK_ID = '/init/framework-id';
 
 export interface AppEntry {
@@ -48,6 +49,23 @@ export class AppRepo {
     return this.store.delete(keyOf(appId));
   }
 
+  /**
+   * Tasks are written before they are launched (write-ahead): after a crash init reconciles every
+   * task it may have started, so it neither loses nor duplicates one.
+   */
+  async saveTasks(tasks: readonly AppTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.store.txn({ compare: [], success: tasks.map((t) => ({ type: 'put' as const, key: TASKS + t.taskId, value: persisted(t) })) });
+  }
+
+  async removeTask(taskId: string): Promise<void> {
+    await this.store.delete(TASKS + taskId);
+  }
+
+  async listTasks(): Promise<AppTask[]> {
+    return (await this.store.list<AppTask>(TASKS)).map((e) => e.value);
+  }
+
   async frameworkId(): Promise<string | undefined> {
     return (await this.store.get<string>(FRAMEWORK_ID))?.value;
   }
@@ -55,4 +73,10 @@ export class AppRepo {
   async saveFrameworkId(id: string): Promise<void> {
     await this.store.put(FRAMEWORK_ID, id);
   }
+}
+
+/** What is worth keeping of a task: where it runs and what it is; its state comes from reconciliation. */
+function persisted(t: AppTask): JsonValue {
+  const { state: _state, healthy: _healthy, healthCheckResults: _results, ...rest } = t as AppTask & { healthy?: unknown; healthCheckResults?: unknown };
+  return JSON.parse(JSON.stringify(rest)) as JsonValue;
 }

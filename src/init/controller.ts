@@ -36,6 +36,8 @@ export class InitController {
   async start(): Promise<void> {
     if (this.conn) return;
     for (const e of await this.opts.repo.list()) this.apps.set(e.stored.app.id, e);
+    // Tasks an earlier run launched count as live (state unknown) until reconciliation answers.
+    for (const t of await this.opts.repo.listTasks()) this.tasks.set(t.taskId, { ...t, state: 'TASK_UNKNOWN', killRequested: false });
     const id = await this.opts.repo.frameworkId();
     this.conn = await this.opts.transport.subscribe(
       { name: 'corral-init', role: '*', ...(id ? { id } : {}) },
@@ -46,7 +48,7 @@ export class InitController {
       },
     );
     if (this.conn.frameworkId !== id) await this.opts.repo.saveFrameworkId(this.conn.frameworkId);
-    await this.conn.reconcile([]);
+    await this.conn.reconcile([...this.tasks.values()].map((t) => ({ taskId: t.taskId, agentId: t.agentId })));
     this.tick = this.opts.clock.setInterval(() => this.converge(), this.opts.tickMs ?? 1000);
     this.opts.logger.info({ event: 'init_started', apps: this.apps.size, frameworkId: this.conn.frameworkId }, 'init framework started');
     this.converge();
@@ -154,10 +156,14 @@ export class InitController {
       }
       const stillPending = [...this.pending.values()].some((n) => n > 0);
       try {
+        await this.opts.repo.saveTasks(matched.map((m) => m.task));
         // Leftovers come straight back when more instances wait, so big scale-ups need few cycles.
         await conn.accept([offer.id], [{ type: 'LAUNCH', tasks: matched.map((m) => m.launch) }], { refuseSeconds: stillPending ? 0 : 5 });
       } catch (err) {
-        for (const m of matched) this.tasks.delete(m.task.taskId);
+        for (const m of matched) {
+          this.tasks.delete(m.task.taskId);
+          void this.opts.repo.removeTask(m.task.taskId).catch(() => undefined);
+        }
         this.opts.logger.warn({ event: 'init_accept_failed', err }, 'accept failed; will retry with the next offer');
         this.converge();
       }
@@ -174,6 +180,7 @@ export class InitController {
       return;
     }
     this.tasks.delete(status.taskId);
+    this.opts.repo.removeTask(status.taskId).catch((err) => this.opts.logger.warn({ event: 'init_task_forget_failed', taskId: status.taskId, err }, 'could not remove an ended task from the store'));
     const entry = this.apps.get(task.appId);
     const unexpected = !task.killRequested && status.state !== 'TASK_KILLED';
     if (entry && (unexpected || status.state === 'TASK_FAILED')) {

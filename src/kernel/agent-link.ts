@@ -23,6 +23,12 @@ export interface AgentLink {
   readLog(taskId: string, stream: LogStream, offset: number, maxBytes: number): Promise<LogChunk>;
   /** Latest status of every task the agent knows (for reconciliation). */
   taskStatuses(): TaskStatus[];
+  /**
+   * Every task the agent has not retired (running, or ended with its final update not yet
+   * acknowledged), with its latest status without uuid: what a master (re)builds its view from
+   * when the agent registers after a restart of either side.
+   */
+  reportTasks?(): Array<{ task: TaskInfo; status: TaskStatus }>;
 }
 
 /** What an agent tells its master. */

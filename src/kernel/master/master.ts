@@ -7,7 +7,9 @@ import { uuid } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
+import type { FrameworkView, OperatorEvent, OperatorEventListener } from '../sdk/operator';
 import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
+import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
 import { addResources, subtractResources } from '../sdk/resources';
 import { emptyResources, isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type Resources, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
@@ -41,9 +43,15 @@ interface FrameworkEntry {
   events: SchedulerEvents | undefined;
   suppressed: boolean;
   refusals: Map<string, number>;
+  registeredAt: number;
+  /** Set while disconnected, with the timer that removes it when its failover timeout passes. */
+  disconnectedAt: number | undefined;
+  failover: TimerHandle | undefined;
 }
 
 const DEFAULT_REFUSE_SECONDS = 5;
+/** Longest delay a Node timer takes (ms, about 24.8 days); longer failover timeouts re-arm. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class Master implements MasterLink {
   private readonly agents = new Map<string, AgentEntry>();
@@ -51,6 +59,9 @@ export class Master implements MasterLink {
   private readonly offers = new Map<string, Offer>();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly completed: TaskRecord[] = [];
+  /** Frameworks torn down or timed out: their updates are acknowledged on their behalf. */
+  private readonly removedFrameworks = new Set<string>();
+  private readonly listeners = new Set<OperatorEventListener>();
   private timer: TimerHandle | undefined;
   private allocationQueued = false;
   private running = false;
@@ -77,21 +88,64 @@ export class Master implements MasterLink {
 
   registerAgent(info: AgentInfo, link: AgentLink): void {
     this.agents.set(info.id, { info, link });
+    this.adoptAgentTasks(info, link);
     this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
+    this.emit({ type: 'AGENT_ADDED', agent: info });
     this.queueAllocation();
   }
 
   statusUpdate(status: TaskStatus): void {
     const record = this.tasks.get(status.taskId);
     const framework = this.frameworks.get(status.frameworkId);
-    if (!record) {
-      // Already ended here (a resend whose ack was lost) or unknown: settle it with the agent.
-      if (status.uuid) this.agents.get(status.agentId)?.link.acknowledge(status.taskId, status.uuid);
-      return;
+    if (record) {
+      if (applyStatus(record, status)) this.emit({ type: 'TASK_UPDATED', task: toTaskView(record), status });
+      if (isTerminal(status.state)) this.retire(record);
     }
-    applyStatus(record, status);
-    if (isTerminal(status.state)) this.retire(record);
-    if (framework?.events) framework.events.update(status);
+    if (framework?.events) {
+      // Also updates of tasks the master has already retired: a resend whose ack was lost must
+      // reach the framework so it can acknowledge it.
+      framework.events.update(status);
+    } else if (status.uuid && this.removedFrameworks.has(status.frameworkId)) {
+      // Nobody will ever acknowledge it; settle it so the agent stops resending.
+      this.agents.get(status.agentId)?.link.acknowledge(status.taskId, status.uuid);
+    }
+    // Otherwise the framework is disconnected or not yet re-subscribed: the agent resends later.
+  }
+
+  /**
+   * Rebuilds the master's view of an agent's tasks when it registers (after a restart of the
+   * agent, the master, or both): running tasks hold resources again, ended ones answer
+   * reconciliation truthfully, and tasks the master thought were there but the agent does not
+   * know are lost.
+   */
+  private adoptAgentTasks(info: AgentInfo, link: AgentLink): void {
+    const reported = link.reportTasks?.() ?? [];
+    const known = new Set(reported.map((r) => r.task.taskId));
+    for (const { task, status } of reported) {
+      if (this.tasks.has(task.taskId)) {
+        applyStatus(this.tasks.get(task.taskId)!, status);
+        continue;
+      }
+      const record = newTaskRecord(task, info.hostname, status.timestamp);
+      applyStatus(record, status);
+      if (status.state === 'TASK_RUNNING' && record.startedAt === undefined) record.startedAt = status.timestamp;
+      if (isTerminal(status.state)) this.completed.unshift(record);
+      else this.tasks.set(task.taskId, record);
+    }
+    for (const record of [...this.tasks.values()]) {
+      if (record.info.agentId !== info.id || known.has(record.info.taskId)) continue;
+      const lost: TaskStatus = {
+        taskId: record.info.taskId,
+        agentId: info.id,
+        frameworkId: record.info.frameworkId,
+        state: 'TASK_LOST',
+        source: 'SOURCE_MASTER',
+        reason: 'REASON_AGENT_RESTARTED',
+        message: 'The agent restarted and does not know this task',
+        timestamp: this.opts.clock.now(),
+      };
+      this.statusUpdate(lost);
+    }
   }
 
   // ---- framework side (used by the SDK transports) ----
@@ -102,10 +156,17 @@ export class Master implements MasterLink {
     if (existing) {
       existing.events = events;
       existing.info = info;
+      existing.failover?.cancel();
+      existing.failover = undefined;
+      existing.disconnectedAt = undefined;
+      this.emit({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(existing) });
     } else {
-      this.frameworks.set(id, { id, info, events, suppressed: false, refusals: new Map() });
+      const entry: FrameworkEntry = { id, info, events, suppressed: false, refusals: new Map(), registeredAt: this.opts.clock.now(), disconnectedAt: undefined, failover: undefined };
+      this.frameworks.set(id, entry);
+      this.removedFrameworks.delete(id);
+      this.emit({ type: 'FRAMEWORK_ADDED', framework: this.frameworkView(entry) });
     }
-    this.opts.logger.info({ event: 'framework_subscribed', frameworkId: id, name: info.name }, 'framework subscribed');
+    this.opts.logger.info({ event: 'framework_subscribed', frameworkId: id, name: info.name, resubscribed: existing !== undefined }, 'framework subscribed');
     this.queueAllocation();
     return id;
   }
@@ -123,7 +184,9 @@ export class Master implements MasterLink {
       const agent = this.agents.get(offers[0]!.agentId);
       if (!agent) throw errors.agentNotFound(offers[0]!.agentId);
       for (const task of plan.tasks) {
-        this.tasks.set(task.taskId, newTaskRecord(task, agent.info.hostname, this.opts.clock.now()));
+        const record = newTaskRecord(task, agent.info.hostname, this.opts.clock.now());
+        this.tasks.set(task.taskId, record);
+        this.emit({ type: 'TASK_ADDED', task: toTaskView(record) });
         this.opts.metrics?.taskLaunches.inc();
         agent.link.launch(task);
       }
@@ -165,11 +228,11 @@ export class Master implements MasterLink {
     const mine = [...this.tasks.values()].filter((r) => r.info.frameworkId === frameworkId);
     const answers =
       asked.length === 0
-        ? mine.map((r) => ({ ...r.status, uuid: undefined, reason: 'REASON_RECONCILIATION' as const }))
+        ? mine.map((r) => ({ ...r.status, uuid: undefined, source: 'SOURCE_MASTER' as const, reason: 'REASON_RECONCILIATION' as const }))
         : asked.map((t) => {
-            const r = this.tasks.get(t.taskId);
+            const r = this.tasks.get(t.taskId) ?? this.completed.find((c) => c.info.taskId === t.taskId);
             return r && r.info.frameworkId === frameworkId
-              ? { ...r.status, uuid: undefined, reason: 'REASON_RECONCILIATION' as const }
+              ? { ...r.status, uuid: undefined, source: 'SOURCE_MASTER' as const, reason: 'REASON_RECONCILIATION' as const }
               : this.masterStatus(t.taskId, frameworkId, 'Task is unknown to the master');
           });
     for (const a of answers) framework.events?.update(a);
@@ -187,19 +250,61 @@ export class Master implements MasterLink {
     this.rescindOffers(frameworkId);
   }
 
-  /** Unsubscribes; `killTasks` ends every task of the framework (teardown). */
+  /**
+   * Unsubscribes. `killTasks` (teardown) ends every task of the framework and forgets it. Without
+   * it the framework is disconnected: its tasks keep running for its failover timeout, then they
+   * are killed and it is removed, unless it re-subscribes with its id first.
+   */
   removeFramework(frameworkId: string, killTasks: boolean): void {
     const framework = this.framework(frameworkId);
+    if (!killTasks && !framework.events) return; // already disconnected: its failover clock keeps running
     this.rescindOffers(frameworkId);
-    if (killTasks) {
-      for (const r of this.tasks.values()) if (r.info.frameworkId === frameworkId) this.agents.get(r.info.agentId)?.link.kill(r.info.taskId);
-      this.frameworks.delete(frameworkId);
-    } else {
+    framework.failover?.cancel();
+    framework.failover = undefined;
+    const timeoutSeconds = framework.info.failoverTimeoutSeconds ?? DEFAULT_FAILOVER_TIMEOUT_SECONDS;
+    if (!killTasks && timeoutSeconds > 0) {
       framework.events = undefined;
+      framework.disconnectedAt = this.opts.clock.now();
+      this.armFailover(framework, framework.disconnectedAt + timeoutSeconds * 1000);
+      this.opts.logger.info({ event: 'framework_disconnected', frameworkId, failoverTimeoutSeconds: timeoutSeconds }, 'framework disconnected');
+      this.emit({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(framework) });
+      return;
     }
+    for (const r of this.tasks.values()) if (r.info.frameworkId === frameworkId) this.agents.get(r.info.agentId)?.link.kill(r.info.taskId);
+    this.frameworks.delete(frameworkId);
+    this.removedFrameworks.add(frameworkId);
+    this.opts.logger.info({ event: 'framework_removed', frameworkId }, 'framework removed');
+    this.emit({ type: 'FRAMEWORK_REMOVED', frameworkId });
+  }
+
+  /** Removes a disconnected framework at `deadline` (ms since epoch) unless it has re-subscribed. */
+  private armFailover(framework: FrameworkEntry, deadline: number): void {
+    const check = () => {
+      framework.failover = undefined;
+      if (!this.running || this.frameworks.get(framework.id) !== framework || framework.events) return;
+      const left = deadline - this.opts.clock.now();
+      if (left > 0) framework.failover = this.opts.clock.setTimeout(check, Math.min(left, MAX_TIMER_MS));
+      else this.removeFramework(framework.id, true);
+    };
+    framework.failover = this.opts.clock.setTimeout(check, Math.min(deadline - this.opts.clock.now(), MAX_TIMER_MS));
   }
 
   // ---- operator side (read by the API) ----
+
+  /** Calls `listener` with every operator event (agents, tasks, frameworks); returns the unsubscribe. */
+  onEvent(listener: OperatorEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  frameworkViews(): FrameworkView[] {
+    return [...this.frameworks.values()].map((f) => this.frameworkView(f));
+  }
+
+  /** Offers sent to frameworks and not yet accepted, declined or rescinded. */
+  outstandingOffers(): number {
+    return this.offers.size;
+  }
 
   agentViews(): AgentView[] {
     return [...this.agents.values()].map(({ info }) => {
@@ -235,6 +340,32 @@ export class Master implements MasterLink {
   }
 
   // ---- internals ----
+
+  private emit(event: OperatorEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.opts.logger.error({ event: 'operator_listener_error', err, type: event.type }, 'an operator event listener failed');
+      }
+    }
+  }
+
+  private frameworkView(f: FrameworkEntry): FrameworkView {
+    let activeTasks = 0;
+    for (const r of this.tasks.values()) if (r.info.frameworkId === f.id) activeTasks++;
+    return {
+      id: f.id,
+      name: f.info.name,
+      role: f.info.role,
+      user: f.info.user,
+      connected: f.events !== undefined,
+      failoverTimeoutSeconds: f.info.failoverTimeoutSeconds ?? DEFAULT_FAILOVER_TIMEOUT_SECONDS,
+      registeredAt: f.registeredAt,
+      disconnectedAt: f.disconnectedAt,
+      activeTasks,
+    };
+  }
 
   private framework(id: string): FrameworkEntry {
     const f = this.frameworks.get(id);

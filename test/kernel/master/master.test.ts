@@ -249,9 +249,9 @@ t.test('a terminal update frees the resources and moves the task to the complete
 
   agentUpdate(t1!, 'TASK_RUNNING', { uuid: 'late' });
   await settle();
-  t.equal(f.updates.length, 2, 'an update after the terminal one is not forwarded');
-  t.same(agent.acks, [{ taskId: 't1', uuid: 'late' }], 'the master settles it with the agent itself');
-  t.equal(master.taskView('t1').state, 'TASK_FINISHED');
+  t.equal(f.updates.length, 3, 'a late update still reaches the framework, which must acknowledge it');
+  t.same(agent.acks, [], 'the master does not acknowledge for a connected framework');
+  t.equal(master.taskView('t1').state, 'TASK_FINISHED', 'but it does not change the ended task');
 
   agentUpdate(t2!, 'TASK_KILLED');
   await settle();
@@ -315,8 +315,8 @@ t.test('reconcile: implicit answers every task of the framework, explicit answer
   t.same(f.updates.map((s) => [s.taskId, s.state, s.source]), [
     ['t2', 'TASK_STAGING', 'SOURCE_MASTER'],
     ['nope', 'TASK_LOST', 'SOURCE_MASTER'],
-    ['t3', 'TASK_LOST', 'SOURCE_MASTER'],
-  ], 'in the order asked; unknown and ended tasks are lost');
+    ['t3', 'TASK_FAILED', 'SOURCE_MASTER'],
+  ], 'in the order asked; unknown tasks are lost, ended ones answer with how they ended');
   t.ok(f.updates.every((s) => s.uuid === undefined && s.reason === 'REASON_RECONCILIATION'));
 });
 

@@ -465,3 +465,52 @@ t.test('start and stop are idempotent; a stopped master makes no offers', async 
   await h.settle(1000);
   t.equal(f.offers.length, 1, 'the periodic cycle offers after a restart');
 });
+
+t.test('a (re)registering agent brings back its tasks; tasks it does not know are lost', async (t) => {
+  const h = harness(t);
+  const f = await h.subscribe();
+  const spec = (taskId: string): TaskInfo => ({ ...taskLaunch(taskId, res(1, 512)), agentId: 'a1', frameworkId: f.conn.frameworkId });
+  const at = (task: TaskInfo, state: TaskState, more: Partial<TaskStatus> = {}): TaskStatus => ({ taskId: task.taskId, agentId: 'a1', frameworkId: task.frameworkId, state, source: 'SOURCE_EXECUTOR', timestamp: START, ...more });
+  const running = spec('running');
+  const ended = spec('ended');
+  const agent = new FakeAgent({ id: 'a1', hostname: 'a1.test', resources: AGENT_RESOURCES, attributes: {}, registeredAt: START, version: 'test' });
+  Object.assign(agent, { reportTasks: () => [{ task: running, status: at(running, 'TASK_RUNNING') }, { task: ended, status: at(ended, 'TASK_FAILED', { exitCode: 3 }) }] });
+  h.master.registerAgent(agent.info, agent);
+  await h.settle();
+  t.match(h.master.taskView('running'), { state: 'TASK_RUNNING', startedAt: START });
+  t.match(h.master.taskView('ended'), { state: 'TASK_FAILED', exitCode: 3 });
+  t.same(h.master.agentViews()[0]!.used, res(1, 512, 0, []), 'the running task holds its resources again');
+  t.same(f.lastOffer().resources.cpus, 3, 'only the rest is offered');
+
+  await f.conn.reconcile([{ taskId: 'running' }, { taskId: 'ended' }]);
+  await h.settle();
+  t.same(f.updates.map((s) => [s.taskId, s.state]), [['running', 'TASK_RUNNING'], ['ended', 'TASK_FAILED']], 'reconciliation answers truthfully');
+
+  // The agent restarts again and this time knows nothing of `running`.
+  f.updates.length = 0;
+  Object.assign(agent, { reportTasks: () => [] });
+  h.master.registerAgent(agent.info, agent);
+  await h.settle();
+  t.match(f.updates, [{ taskId: 'running', state: 'TASK_LOST', reason: 'REASON_AGENT_RESTARTED' }], 'the framework hears it is lost');
+  t.equal(h.master.taskView('running').state, 'TASK_LOST');
+});
+
+t.test('updates for a disconnected framework wait for the agent to resend; for a removed one the master settles them', async (t) => {
+  const { agent, f, master, settle, agentUpdate } = await launched(t, [taskLaunch('t1', res(1, 512)), taskLaunch('t2', res(1, 512))]);
+  await f.conn.disconnect();
+  agentUpdate(agent.launched[0]!, 'TASK_RUNNING', { uuid: 'u1' });
+  await settle();
+  t.same(agent.acks, [], 'nobody acknowledges while the framework is away');
+  const g = await (async () => {
+    const again = new RecordingFramework();
+    again.conn = await inProcessTransport(master).subscribe({ name: 'fw', id: f.conn.frameworkId }, { offers: (o) => again.batches.push(o), rescind: () => undefined, update: (s) => again.updates.push(s) });
+    return again;
+  })();
+  agentUpdate(agent.launched[0]!, 'TASK_RUNNING', { uuid: 'u1' });
+  await settle();
+  t.match(g.updates, [{ taskId: 't1', uuid: 'u1' }], 'the resend reaches the re-subscribed framework');
+  await g.conn.teardown();
+  agentUpdate(agent.launched[1]!, 'TASK_KILLED', { uuid: 'u2' });
+  await settle();
+  t.same(agent.acks, [{ taskId: 't2', uuid: 'u2' }], 'after teardown the master acknowledges on its behalf');
+});

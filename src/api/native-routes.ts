@@ -56,6 +56,7 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
     attributes: a.attributes,
     registeredAt: iso(a.registeredAt),
     version: a.version,
+    isolation: a.isolation ?? null,
     tasks: a.tasks,
     status: 'ACTIVE',
   });

@@ -23,9 +23,10 @@ export function registerNodeCommands(program: Command, deps: CliDeps): void {
           n.roles.join(',') || '-',
           `${formatNumber(n.used?.cpus ?? 0)}/${formatNumber(n.resources?.cpus)}`,
           `${formatNumber(n.used?.mem ?? 0)}/${formatNumber(n.resources?.mem)}`,
+          n.isolation ?? '-',
           n.status,
         ]);
-        await ctx.print(renderTable(['ID', 'HOSTNAME', 'ROLES', 'CPUS', 'MEM (MiB)', 'STATUS'], rows));
+        await ctx.print(renderTable(['ID', 'HOSTNAME', 'ROLES', 'CPUS', 'MEM (MiB)', 'ISOLATION', 'STATUS'], rows));
       }),
     );
 }

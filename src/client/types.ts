@@ -165,6 +165,8 @@ export interface Node {
   attributes: Record<string, string>;
   registeredAt?: number | string | null;
   version?: string;
+  /** Isolation backend of the node's agent: cgroup2, cgroup1 or posix. */
+  isolation?: string | null;
   status: string;
 }
 

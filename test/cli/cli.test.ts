@@ -18,7 +18,7 @@ const tasks: NativeTask[] = [
 ];
 
 const nodes: Node[] = [
-  { id: 'ab'.repeat(32), hostname: 'node-a', roles: ['master', 'agent'], resources: { cpus: 4, mem: 8192, disk: 0 }, used: { cpus: 1.5, mem: 128, disk: 0 }, attributes: {}, status: 'alive' },
+  { id: 'ab'.repeat(32), hostname: 'node-a', roles: ['master', 'agent'], resources: { cpus: 4, mem: 8192, disk: 0 }, used: { cpus: 1.5, mem: 128, disk: 0 }, attributes: {}, isolation: 'cgroup1', status: 'alive' },
 ];
 
 interface Harness {
@@ -249,8 +249,8 @@ t.test('node list shortens ids and shows use against totals', async (t) => {
   const h = harness();
   t.equal(await h.run('node', 'list'), 0);
   const lines = h.stdout.trimEnd().split('\n');
-  t.match(lines[0], /^ID\s+HOSTNAME\s+ROLES\s+CPUS\s+MEM \(MiB\)\s+STATUS$/);
-  t.match(lines[1], /^abababababab\s+node-a\s+master,agent\s+1\.5\/4\s+128\/8192\s+alive$/);
+  t.match(lines[0], /^ID\s+HOSTNAME\s+ROLES\s+CPUS\s+MEM \(MiB\)\s+ISOLATION\s+STATUS$/);
+  t.match(lines[1], /^abababababab\s+node-a\s+master,agent\s+1\.5\/4\s+128\/8192\s+cgroup1\s+alive$/);
 });
 
 t.test('endpoint flags override the environment', async (t) => {

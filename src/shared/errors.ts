@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   TASK_NOT_FOUND: { status: 404, summary: 'No task has this id.' },
   AGENT_NOT_FOUND: { status: 404, summary: 'No agent has this id.' },
   FRAMEWORK_NOT_FOUND: { status: 404, summary: 'No framework has this id, or it is not subscribed.' },
+  STREAM_ID_INVALID: { status: 403, summary: "The Mesos-Stream-Id header is missing or is not the framework's current subscription." },
   OFFER_NOT_FOUND: { status: 409, summary: 'The offer was rescinded, used or never existed.' },
   LAUNCH_INVALID: { status: 422, summary: 'A launch operation asks for resources the offer does not hold.' },
   REVISION_CONFLICT: { status: 409, summary: 'The stored value changed since it was read (compare-and-set failed).' },
@@ -31,6 +32,7 @@ export const ERROR_CATALOGUE = {
   API_UNREACHABLE: { status: 503, summary: 'The CLI could not reach the Corral API.' },
   FILE_UNREADABLE: { status: 400, summary: 'A file named on the command line cannot be read.' },
   SANDBOX_GONE: { status: 404, summary: "The task's sandbox or log file no longer exists." },
+  FETCH_FAILED: { status: 502, summary: 'An artifact could not be fetched into the sandbox.' },
   INTERNAL: { status: 500, summary: 'A bug in Corral; the log has the stack.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

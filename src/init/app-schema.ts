@@ -41,5 +41,27 @@ export const appSchema = {
     maxLaunchDelaySeconds: { type: 'number', minimum: 0 },
     killSelection: { enum: ['YOUNGEST_FIRST', 'OLDEST_FIRST'] },
     taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
+    // Times in whole seconds, as Marathon stores them. Rules between fields (a COMMAND needs a
+    // command, portIndex within the ports, timeout < interval) are checked in app.ts.
+    healthChecks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          protocol: { enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] },
+          path: { type: 'string' },
+          portIndex: { type: 'integer', minimum: 0 },
+          port: { type: 'integer', minimum: 0, maximum: 65535 },
+          command: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } },
+          gracePeriodSeconds: { type: 'integer', minimum: 0 },
+          intervalSeconds: { type: 'integer', minimum: 1 },
+          // Marathon allows 0; a check given no time to answer can only fail.
+          timeoutSeconds: { type: 'integer', minimum: 1 },
+          maxConsecutiveFailures: { type: 'integer', minimum: 0 },
+          delaySeconds: { type: 'integer', minimum: 0 },
+          ignoreHttp1xx: { type: 'boolean' },
+        },
+      },
+    },
   },
 } as const;

@@ -3,7 +3,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { CorralError, type ErrorDetail } from '../shared/errors';
 import { appSchema } from './app-schema';
-import type { AppDefinition, PortDefinition } from './types';
+import type { AppDefinition, AppHealthCheck, PortDefinition } from './types';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(appSchema);
@@ -62,6 +62,8 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   if (legacyPorts?.length && definitions?.length && JSON.stringify(definitions.map((p) => p.port)) !== JSON.stringify(legacyPorts)) {
     details.push({ path: '/ports', errors: ["You cannot specify both 'ports' and 'portDefinitions'"] });
   }
+  const healthChecks = (body.healthChecks as Array<Partial<AppHealthCheck>> | undefined)?.map(withHealthCheckDefaults);
+  details.push(...healthCheckDetails(healthChecks ?? [], definitions?.length || legacyPorts?.length || 0));
   if (details.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', details);
 
   const portDefinitions: PortDefinition[] =
@@ -88,14 +90,64 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
     backoffSeconds: (body.backoffSeconds as number | undefined) ?? 1,
     backoffFactor: (body.backoffFactor as number | undefined) ?? 1.15,
     maxLaunchDelaySeconds: (body.maxLaunchDelaySeconds as number | undefined) ?? 300,
+    ...(healthChecks ? { healthChecks } : {}),
   } as AppDefinition;
 }
 
-/** Fields whose change needs new tasks (labels too: they are in the task environment); the rest, e.g. instances, applies in place. */
-const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'gpus', 'portDefinitions', 'requirePorts', 'env', 'labels', 'user', 'fetch'] as const;
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'MESOS_HTTP', 'MESOS_HTTPS']);
+
+/**
+ * Marathon's health check defaults: HTTP, grace 300 s, interval 60 s, timeout 20 s, 3 failures,
+ * delay 15 s, and portIndex 0 for every protocol but COMMAND when no port is given. One deviation:
+ * a timeout left out stays below a shorter interval ({"intervalSeconds": 10} gets 9 s, not 20 s), so
+ * such Marathon JSON stays valid under Corral's timeout < interval rule.
+ */
+export function withHealthCheckDefaults(raw: Partial<AppHealthCheck>): AppHealthCheck {
+  const protocol = raw.protocol ?? 'HTTP';
+  const intervalSeconds = raw.intervalSeconds ?? 60;
+  const check: AppHealthCheck = {
+    ...raw,
+    protocol,
+    gracePeriodSeconds: raw.gracePeriodSeconds ?? 300,
+    intervalSeconds,
+    timeoutSeconds: raw.timeoutSeconds ?? Math.max(1, Math.min(20, intervalSeconds - 1)),
+    maxConsecutiveFailures: raw.maxConsecutiveFailures ?? 3,
+    delaySeconds: raw.delaySeconds ?? 15,
+  };
+  if (protocol !== 'COMMAND' && check.port === undefined && check.portIndex === undefined) check.portIndex = 0;
+  if (HTTP_PROTOCOLS.has(protocol) && check.ignoreHttp1xx === undefined) check.ignoreHttp1xx = false;
+  return check;
+}
+
+/** Marathon's rules between a check's fields and the app's ports (`portCount` host ports per task). */
+function healthCheckDetails(checks: readonly AppHealthCheck[], portCount: number): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  checks.forEach((c, i) => {
+    const at = `/healthChecks/${i}`;
+    if (c.protocol === 'COMMAND') {
+      if (!c.command?.value) details.push({ path: `${at}/command`, errors: ['A command is required when using the COMMAND health check protocol.'] });
+    } else if (c.port !== undefined && c.portIndex !== undefined) {
+      details.push({ path: at, errors: ['HealthCheck must specify either a port or a portIndex'] });
+    } else if (c.portIndex !== undefined && c.portIndex >= portCount) {
+      details.push({ path: `${at}/portIndex`, errors: ['Health check port indices must address an element of the ports array or container port mappings.'] });
+    }
+    if (c.timeoutSeconds >= c.intervalSeconds) details.push({ path: `${at}/timeoutSeconds`, errors: [`must be less than intervalSeconds (${c.intervalSeconds})`] });
+  });
+  return details;
+}
+
+/**
+ * Fields whose change needs new tasks (labels too: they are in the task environment; health checks:
+ * the agent gets them with the task); the rest, e.g. instances, applies in place.
+ */
+const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'gpus', 'portDefinitions', 'requirePorts', 'env', 'labels', 'user', 'fetch', 'healthChecks'] as const;
+
+/** Compared with defaults filled: no checks and [] are the same, and so are apps stored before defaults were. */
+const comparable = (app: AppDefinition, f: (typeof RESTART_FIELDS)[number]): unknown =>
+  f === 'healthChecks' ? (app.healthChecks ?? []).map(withHealthCheckDefaults) : app[f] ?? null;
 
 export function needsRestart(before: AppDefinition, after: AppDefinition): boolean {
-  return RESTART_FIELDS.some((f) => canonicalJson(before[f as keyof AppDefinition] ?? null) !== canonicalJson(after[f as keyof AppDefinition] ?? null));
+  return RESTART_FIELDS.some((f) => canonicalJson(comparable(before, f)) !== canonicalJson(comparable(after, f)));
 }
 
 /** JSON with object keys sorted: `env` {A,B} and {B,A} are the same map (array order still counts). */

@@ -177,6 +177,11 @@ export class InitController {
     if (!isTerminal(status.state)) {
       task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
       if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = status.timestamp;
+      // Health as the agent last saw it; an update without health (e.g. a bare reconciliation answer) keeps the last known.
+      if (status.state === 'TASK_RUNNING') {
+        if (status.healthCheckResults !== undefined) task.healthCheckResults = status.healthCheckResults;
+        if (status.healthCheckResults !== undefined || status.healthy !== undefined) task.healthy = status.healthy;
+      }
       return;
     }
     this.tasks.delete(status.taskId);

@@ -1,7 +1,22 @@
 // Marathon's response shapes for apps and tasks, built from init's state (pure).
+import type { HealthCheckResult } from '../kernel/types';
 import type { AppTask, StoredApp, TaskFailure } from './types';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** Marathon's Health JSON for one check of a task (a task is its own instance in Corral). */
+function marathonHealth(t: AppTask, r: HealthCheckResult): Record<string, unknown> {
+  return {
+    alive: r.alive,
+    consecutiveFailures: r.consecutiveFailures,
+    firstSuccess: iso(r.firstSuccess),
+    lastSuccess: iso(r.lastSuccess),
+    lastFailure: iso(r.lastFailure),
+    lastFailureCause: r.lastFailureCause ?? null,
+    instanceId: t.taskId,
+    taskId: t.taskId,
+  };
+}
 
 export function marathonTask(t: AppTask): Record<string, unknown> {
   return {
@@ -16,7 +31,7 @@ export function marathonTask(t: AppTask): Record<string, unknown> {
     startedAt: iso(t.startedAt),
     version: t.version,
     ipAddresses: [{ ipAddress: '127.0.0.1', protocol: 'IPv4' }],
-    healthCheckResults: [],
+    healthCheckResults: (t.healthCheckResults ?? []).map((r) => marathonHealth(t, r)),
     localVolumes: [],
   };
 }
@@ -32,6 +47,8 @@ export interface AppInfoInput {
 export function marathonApp(input: AppInfoInput): Record<string, unknown> {
   const { stored, tasks } = input;
   const live = tasks.filter((t) => !t.killRequested || t.state === 'TASK_KILLING');
+  // Tasks of unknown health count neither way; an app without checks reports 0/0, as Marathon does.
+  const checked = (stored.app.healthChecks?.length ?? 0) > 0 ? live : [];
   const out: Record<string, unknown> = {
     ...stored.app,
     ports: stored.app.portDefinitions.map((p) => p.port),
@@ -39,8 +56,8 @@ export function marathonApp(input: AppInfoInput): Record<string, unknown> {
     versionInfo: { lastScalingAt: stored.lastScalingAt, lastConfigChangeAt: stored.lastConfigChangeAt },
     tasksStaged: live.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
     tasksRunning: live.filter((t) => t.state === 'TASK_RUNNING').length,
-    tasksHealthy: 0,
-    tasksUnhealthy: 0,
+    tasksHealthy: checked.filter((t) => t.healthy === true).length,
+    tasksUnhealthy: checked.filter((t) => t.healthy === false).length,
     deployments: input.deploymentId ? [{ id: input.deploymentId }] : [],
   };
   if (input.embedTasks) out.tasks = tasks.map(marathonTask);

@@ -1,8 +1,9 @@
 // Pure offer matching: carve as many pending instances as fit out of one offer, with ports taken
 // from the offer's ranges and the environment Marathon gives its tasks.
 import { fits, portsToRanges, subtractResources, takePorts } from '../kernel/sdk/resources';
-import type { Offer, Resources, TaskLaunch } from '../kernel/types';
-import type { AppDefinition, AppTask, StoredApp } from './types';
+import type { HealthCheck, Offer, Resources, TaskLaunch } from '../kernel/types';
+import { withHealthCheckDefaults } from './app';
+import type { AppDefinition, AppHealthCheckProtocol, AppTask, StoredApp } from './types';
 
 export interface LaunchRequest {
   stored: StoredApp;
@@ -46,6 +47,44 @@ export function taskEnvironment(stored: StoredApp, host: string, ports: number[]
   return { ...env, ...app.env };
 }
 
+/** Corral runs every check on the agent, so Marathon's MESOS_* protocols become the plain ones. */
+const AGENT_PROTOCOL: Record<AppHealthCheckProtocol, HealthCheck['protocol']> = {
+  HTTP: 'HTTP',
+  HTTPS: 'HTTPS',
+  TCP: 'TCP',
+  COMMAND: 'COMMAND',
+  MESOS_HTTP: 'HTTP',
+  MESOS_HTTPS: 'HTTPS',
+  MESOS_TCP: 'TCP',
+};
+
+/** The app's health checks for a task on host `ports`: portIndex becomes that host port, `port` stays. */
+export function taskHealthChecks(app: AppDefinition, ports: readonly number[]): HealthCheck[] {
+  // Defaults again: apps stored before health checks were validated kept them as given.
+  return (app.healthChecks ?? []).map(withHealthCheckDefaults).map((c) => {
+    const protocol = AGENT_PROTOCOL[c.protocol];
+    const check: HealthCheck = {
+      protocol,
+      gracePeriodSeconds: c.gracePeriodSeconds,
+      intervalSeconds: c.intervalSeconds,
+      timeoutSeconds: c.timeoutSeconds,
+      maxConsecutiveFailures: c.maxConsecutiveFailures,
+      delaySeconds: c.delaySeconds,
+    };
+    if (protocol === 'COMMAND') {
+      if (c.command) check.command = c.command.value;
+      return check;
+    }
+    const port = c.port ?? (c.portIndex === undefined ? undefined : ports[c.portIndex]);
+    if (port !== undefined) check.port = port;
+    if (protocol !== 'TCP') {
+      if (c.path !== undefined) check.path = c.path;
+      check.ignoreHttp1xx = c.ignoreHttp1xx ?? false;
+    }
+    return check;
+  });
+}
+
 /**
  * Fills `offer` with launches for `requests` in order. Returns the launches; `requests[i].count`
  * is not modified — callers subtract what was matched.
@@ -63,6 +102,7 @@ export function matchOffer(offer: Offer, requests: readonly LaunchRequest[], new
       if (!fits(need, left)) break;
       left = subtractResources(left, need);
       const taskId = newTaskId(app.id);
+      const healthChecks = taskHealthChecks(app, ports);
       const launch: TaskLaunch = {
         taskId,
         name: app.id.slice(1).replace(/\//g, '.'),
@@ -72,6 +112,7 @@ export function matchOffer(offer: Offer, requests: readonly LaunchRequest[], new
           ? { shell: true, value: app.cmd, environment: taskEnvironment(stored, offer.hostname, ports) }
           : { shell: false, value: app.args![0]!, arguments: app.args!.slice(1), environment: taskEnvironment(stored, offer.hostname, ports) },
         ...(app.taskKillGracePeriodSeconds ? { killGracePeriodSeconds: app.taskKillGracePeriodSeconds } : {}),
+        ...(healthChecks.length > 0 ? { healthChecks } : {}),
       };
       if (app.user) launch.command.user = app.user;
       out.push({

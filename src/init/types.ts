@@ -1,5 +1,5 @@
 // Domain types of the init framework (Marathon's app model).
-import type { TaskState } from '../kernel/types';
+import type { HealthCheckResult, TaskState } from '../kernel/types';
 
 export interface PortDefinition {
   /** Service port; 0 asks Corral to pick a unique one. */
@@ -7,6 +7,29 @@ export interface PortDefinition {
   protocol?: 'tcp' | 'udp' | 'udp,tcp';
   name?: string;
   labels?: Record<string, string>;
+}
+
+/** Marathon's health check protocols; the MESOS_* ones run on the agent like the plain ones. */
+export type AppHealthCheckProtocol = 'HTTP' | 'HTTPS' | 'TCP' | 'COMMAND' | 'MESOS_HTTP' | 'MESOS_HTTPS' | 'MESOS_TCP';
+
+/** A Marathon app health check with its defaults filled in (times in seconds). */
+export interface AppHealthCheck {
+  protocol: AppHealthCheckProtocol;
+  /** HTTP(S) path; the agent requests '/' when absent. */
+  path?: string;
+  /** Index into the task's host ports; 0 by default for every protocol but COMMAND. */
+  portIndex?: number;
+  /** A fixed port to check instead of portIndex. */
+  port?: number;
+  command?: { value: string };
+  gracePeriodSeconds: number;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  /** Failures in a row that make Marathon kill the task; 0 = never (the kill is not init's yet). */
+  maxConsecutiveFailures: number;
+  delaySeconds: number;
+  ignoreHttp1xx?: boolean;
+  [extra: string]: unknown;
 }
 
 /** A validated app definition with Marathon's defaults filled in. */
@@ -29,6 +52,8 @@ export interface AppDefinition {
   maxLaunchDelaySeconds: number;
   taskKillGracePeriodSeconds?: number | null;
   fetch?: unknown;
+  /** Absent when the app has none (apps stored before health checks existed look the same). */
+  healthChecks?: AppHealthCheck[];
   [extra: string]: unknown;
 }
 
@@ -58,6 +83,10 @@ export interface AppTask {
   startedAt: number | undefined;
   /** Set once init itself asked for the kill (scale down, removal, upgrade): no backoff. */
   killRequested: boolean;
+  /** From the latest RUNNING update that carried health: every check passes (undefined: unknown). */
+  healthy?: boolean;
+  /** One per app health check, in order, as the agent last reported them. */
+  healthCheckResults?: HealthCheckResult[];
 }
 
 export interface TaskFailure {

@@ -67,7 +67,6 @@ t.test('validateApp fills Marathon defaults and keeps what is given', async (t) 
 
 t.test('validateApp keeps Marathon fields it does not act on', async (t) => {
   const extras = {
-    healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }],
     constraints: [['hostname', 'UNIQUE']],
     upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0.2 },
     acceptedResourceRoles: ['*'],
@@ -206,7 +205,7 @@ t.test('needsRestart: only changes that need new tasks', async (t) => {
     ['instances', { instances: 5 }, false],
     ['labels (they are in the task environment)', { labels: { x: 'z' } }, true],
     ['backoff', { backoffSeconds: 9 }, false],
-    ['health checks', { healthChecks: [{ protocol: 'TCP' }] }, false],
+    ['health checks (the agent gets them with the task)', { healthChecks: [{ protocol: 'TCP' }] }, true],
     ['user undefined vs null', { user: null }, false],
     ['env in another key order', { env: { B: '2', A: '1' } }, false],
     ['fetch with keys in another order', { fetch: [{ extract: true, uri: 'https://example.com/a.tgz' }] }, false],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles src/main.ts into one CommonJS file, dist/corral.js, runnable as `node dist/corral.js`
-// from a checkout whose node_modules is installed (externals are required from there).
+// from a checkout whose node_modules is installed (externals are required from there), and the
+// framework SDK (src/kernel/sdk/index.ts) into dist/sdk.js for frameworks in other processes.
 //
 //   node scripts/bundle.mjs [--entry src/main.ts] [--outfile dist/corral.js]
 //
@@ -119,3 +120,23 @@ console.log(
   `bundle: ${relative(root, outfile)} ${(bytes / 1024 / 1024).toFixed(2)} MiB (${bytes} bytes), commit ${commit}` +
     (externals.size > 0 ? `, external: ${[...externals].sort().join(', ')}` : ''),
 );
+
+// The framework SDK (src/kernel/sdk: HTTP transport, types, resource helpers) as its own small
+// CommonJS module, so a framework in another process can `require('corral/dist/sdk.js')` or
+// `import { httpTransport } from '.../dist/sdk.js'` without the daemon. Built with the default entry only.
+if (opts.entry === 'src/main.ts') {
+  const sdkOut = resolve(root, dirname(opts.outfile), 'sdk.js');
+  await build({
+    absWorkingDir: root,
+    entryPoints: [resolve(root, 'src/kernel/sdk/index.ts')],
+    outfile: sdkOut,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'linked',
+    legalComments: 'inline',
+    logLevel: 'warning',
+  }).catch(() => process.exit(1));
+  console.log(`bundle: ${relative(root, sdkOut)} ${(statSync(sdkOut).size / 1024).toFixed(1)} KiB (framework SDK)`);
+}

@@ -1,12 +1,12 @@
 // Corral's native /api/v1 routes: nodes, tasks and task logs, read from the master's operator view.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { LogStream } from '../kernel/agent-link';
+import type { AgentLink, LogStream } from '../kernel/agent-link';
 import type { AgentView, Master } from '../kernel/master/master';
 import type { TaskView } from '../kernel/master/task-record';
 import { isTerminal, type PortRange } from '../kernel/types';
 import type { Clock } from '../shared/clock';
-import { CorralError } from '../shared/errors';
+import { CorralError, errors } from '../shared/errors';
 import { appIdOfTaskId } from '../shared/ids';
 
 export interface NativeRoutesOptions {
@@ -18,6 +18,10 @@ export interface NativeRoutesOptions {
   initFrameworkId: () => string | undefined;
   /** How often a followed log is checked for new output (ms). */
   followPollMs?: number;
+  /** The agent running a task, for its statistics; undefined when none is reachable. */
+  agentFor?: (taskId: string) => AgentLink | undefined;
+  /** This node's agent, for /monitor/statistics; undefined when the node runs none. */
+  localAgent?: () => AgentLink | undefined;
 }
 
 /** Largest single read of a log file (bytes); clients continue from X-Corral-Log-Offset. */
@@ -74,6 +78,20 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
   server.delete<{ Params: { id: string } }>('/api/v1/tasks/:id', async (req, reply) => {
     const task = master.killTask(req.params.id);
     return reply.code(202).send({ task: taskJson(task) });
+  });
+
+  server.get<{ Params: { id: string } }>('/api/v1/tasks/:id/stats', async (req) => {
+    const view = master.taskView(req.params.id);
+    const agent = opts.agentFor?.(view.id);
+    if (!agent?.taskStats) throw errors.agentNotFound(view.agentId);
+    return { statistics: await agent.taskStats(view.id) };
+  });
+
+  // Mesos's agent endpoint: one entry per running task of this node's agent.
+  server.get('/monitor/statistics', async () => {
+    const agent = opts.localAgent?.();
+    if (!agent?.statistics) throw new CorralError('AGENT_NOT_FOUND', 'This node runs no agent');
+    return agent.statistics();
   });
 
   server.get<{ Params: { id: string }; Querystring: { stream?: string; offset?: string; follow?: string } }>('/api/v1/tasks/:id/logs', async (req, reply) => {

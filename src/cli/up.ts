@@ -17,6 +17,12 @@ interface UpOptions {
   agentMem?: string;
   agentDisk?: string;
   dataDir?: string;
+  isolation?: string;
+  taskUser?: string;
+  taskPidsLimit?: string;
+  logMaxBytes?: string;
+  logKeepFiles?: string;
+  fetchCacheBytes?: string;
   master?: boolean;
   agent?: boolean;
   init?: boolean;
@@ -39,6 +45,12 @@ export function registerUp(program: Command): void {
     .option('--agent-cpus <n>', 'cpus the agent offers (default: detected)')
     .option('--agent-mem <mib>', 'memory the agent offers in MiB (default: detected)')
     .option('--agent-disk <mib>', 'disk the agent offers in MiB (default: detected)')
+    .option('--isolation <backend>', 'task isolation: auto, cgroup2, cgroup1 or posix (default auto)')
+    .option('--task-user <name>', 'user of tasks that name none, when running as root (default nobody)')
+    .option('--task-pids-limit <n>', 'most processes and threads per task (default 1024)')
+    .option('--log-max-bytes <bytes>', 'rotate a task log once larger than this (default 10485760)')
+    .option('--log-keep-files <n>', 'rotated files kept per task log (default 5)')
+    .option('--fetch-cache-bytes <bytes>', 'size of the artifact fetch cache (default 2147483648)')
     .option('--master', 'run the master role')
     .option('--agent', 'run the agent role')
     .option('--init', 'run the init (service) framework')
@@ -58,6 +70,12 @@ export function registerUp(program: Command): void {
           agentCpus: o.agentCpus,
           agentMemMb: o.agentMem,
           agentDiskMb: o.agentDisk,
+          isolation: o.isolation,
+          taskUser: o.taskUser,
+          taskPidsLimit: o.taskPidsLimit,
+          logMaxBytes: o.logMaxBytes,
+          logKeepFiles: o.logKeepFiles,
+          fetchCacheBytes: o.fetchCacheBytes,
         },
       });
       const logger = createLogger({ level: config.logLevel });

@@ -4,12 +4,15 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { registerNativeRoutes } from '../api/native-routes';
+import { registerOperatorRoutes } from '../api/operator-routes';
+import { registerSchedulerRoutes } from '../api/scheduler-routes';
 import { createApiServer } from '../api/server';
 import { AppRepo } from '../init/app-repo';
 import { AppService } from '../init/app-service';
 import { InitController } from '../init/controller';
 import { registerMarathonRoutes } from '../init/routes';
-import { Agent, detectResources } from '../kernel/agent';
+import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
+import { selectIsolator } from '../kernel/agent/isolation';
 import { Master } from '../kernel/master/master';
 import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
@@ -79,6 +82,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     master.start();
     stops.push(() => master.stop());
 
+    let localAgent: Agent | undefined;
     if (has('agent')) {
       const resources = await detectResources({
         cpus: config.agentCpus,
@@ -87,6 +91,8 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         portRange: { begin: config.portRangeStart, end: config.portRangeEnd },
         dataDir,
       });
+      const agentLogger = logger.child({ role: 'agent' });
+      const isolator = await selectIsolator({ force: config.isolation, logger: agentLogger, clock });
       const agent = new Agent({
         id: nodeId(dataDir),
         hostname: config.hostname,
@@ -96,12 +102,20 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         version: VERSION,
         killGraceSeconds: config.killGraceSeconds,
         clock,
-        logger,
+        logger: agentLogger,
         master,
         env: taskBaseEnv(),
+        isolator,
+        pidNamespace: pidNamespaceAvailable(),
+        taskUser: config.taskUser,
+        taskPidsLimit: config.taskPidsLimit,
+        logMaxBytes: config.logMaxBytes,
+        logKeepFiles: config.logKeepFiles,
+        fetchCacheBytes: config.fetchCacheBytes,
       });
       await agent.start();
       stops.push(() => agent.stop());
+      localAgent = agent;
     }
 
     const routes: Array<(s: FastifyInstance) => void> = [];
@@ -115,7 +129,11 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       initFrameworkId = () => controller.frameworkId();
       routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }));
     }
-    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId() }));
+    // One node, one agent: statistics of any task come from it (the cluster plane will route by agent).
+    const agentFor = () => localAgent;
+    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent }));
+    routes.push((s) => registerSchedulerRoutes(s, { master, clock, logger: logger.child({ role: 'scheduler-api' }) }));
+    routes.push((s) => registerOperatorRoutes(s, { master, clock, initFrameworkId: () => initFrameworkId() }));
 
     const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
     stops.push(() => server.close());

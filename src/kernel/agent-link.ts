@@ -2,6 +2,28 @@
 // Master; the cluster plane (issue 4) carries the same calls over node RPC.
 import type { AgentInfo, TaskInfo, TaskStatus } from './types';
 
+/**
+ * A task's resource usage, Mesos's ResourceStatistics names (fields a backend cannot measure are
+ * left out). The same shape as the isolation backends' ContainerStats, restated here because the
+ * master side may not import agent internals.
+ */
+export interface ContainerStats {
+  /** Seconds since the epoch, fractional. */
+  timestamp: number;
+  processes?: number;
+  threads?: number;
+  cpus_user_time_secs?: number;
+  cpus_system_time_secs?: number;
+  cpus_limit?: number;
+  cpus_nr_periods?: number;
+  cpus_nr_throttled?: number;
+  cpus_throttled_time_secs?: number;
+  mem_total_bytes?: number;
+  mem_rss_bytes?: number;
+  mem_cache_bytes?: number;
+  mem_limit_bytes?: number;
+}
+
 export type LogStream = 'stdout' | 'stderr';
 
 export interface LogChunk {
@@ -10,6 +32,17 @@ export interface LogChunk {
   offset: number;
   /** File size when read, in bytes. */
   size: number;
+}
+
+/** One running task's resource usage, in Mesos's /monitor/statistics shape. */
+export interface TaskStatistics {
+  /** The task id (Corral runs one task per executor). */
+  executor_id: string;
+  executor_name: string;
+  framework_id: string;
+  /** The task's name. */
+  source: string;
+  statistics: ContainerStats;
 }
 
 /** What the master can ask of an agent. */
@@ -29,6 +62,13 @@ export interface AgentLink {
    * when the agent registers after a restart of either side.
    */
   reportTasks?(): Array<{ task: TaskInfo; status: TaskStatus }>;
+  /**
+   * Resource usage of a running task. Throws TASK_NOT_FOUND when the task is unknown or not running.
+   * Optional, as reportTasks: links without statistics (test fakes, older agents) leave it out.
+   */
+  taskStats?(taskId: string): Promise<ContainerStats>;
+  /** Resource usage of every running task (Mesos's /monitor/statistics). */
+  statistics?(): Promise<TaskStatistics[]>;
 }
 
 /** What an agent tells its master. */

@@ -172,14 +172,26 @@ export interface AgentInfo {
   version: string;
   /** Isolation backend in use: cgroup2, cgroup1 or posix. */
   isolation?: string;
+  /**
+   * Static reservations (Mesos's `cpus(role):8`): role → the part of `resources` set aside for
+   * that role. Reserved resources are offered only to frameworks of the role; the rest to anyone.
+   */
+  reservations?: Record<string, Resources>;
 }
 
 export interface FrameworkInfo {
   name: string;
   /** Set when re-subscribing under an existing id (keeps its tasks). */
   id?: string;
+  /** The allocation role (Mesos's): its weight, quota limit and reservations apply; default '*'. */
   role?: string;
   user?: string;
+  /**
+   * Seconds a disconnected framework keeps its tasks before they are killed and it is removed;
+   * re-subscribing with its id within that time gets them back. 0 kills them at once. Default one
+   * week (604800; Mesos's default is 0).
+   */
+  failoverTimeoutSeconds?: number;
 }
 
 export interface Offer {

@@ -31,7 +31,22 @@ export interface DaemonConfig {
   killGraceSeconds: number;
   /** Allocation cycle in milliseconds; offers are also made right after a change. */
   allocationIntervalMs: number;
+  /** Task isolation backend: auto (cgroup2, else cgroup1, else posix), cgroup2, cgroup1 or posix. */
+  isolation: IsolationSetting;
+  /** Unix user of tasks that name none, when the agent runs as root. */
+  taskUser: string;
+  /** Most processes and threads per task. */
+  taskPidsLimit: number;
+  /** A task's stdout/stderr is rotated once larger than this, in bytes. */
+  logMaxBytes: number;
+  /** Rotated log files kept per stream (stdout.1 … stdout.N). */
+  logKeepFiles: number;
+  /** Bytes the agent's fetch cache may hold. */
+  fetchCacheBytes: number;
 }
+
+export const ISOLATION_SETTINGS = ['auto', 'cgroup2', 'cgroup1', 'posix'] as const;
+export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
 
 interface Field {
   key: keyof DaemonConfig;
@@ -50,6 +65,10 @@ const positive = (name: string) => (raw: string) => {
   if (!Number.isFinite(n) || n <= 0) throw errors.config(`${name} must be a positive number, got '${raw}'`);
   return n;
 };
+const oneOf = <T extends string>(name: string, choices: readonly T[]) => (raw: string): T => {
+  if (!(choices as readonly string[]).includes(raw)) throw errors.config(`${name} must be one of ${choices.join(', ')}, got '${raw}'`);
+  return raw as T;
+};
 const text = (name: string) => (raw: string) => {
   if (raw.trim() === '') throw errors.config(`${name} must not be empty`);
   return raw;
@@ -65,6 +84,12 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'agentDiskMb', env: 'CORRAL_AGENT_DISK', doc: 'agent disk (MiB)', parse: positive('agent disk') },
   { key: 'killGraceSeconds', env: 'CORRAL_KILL_GRACE', doc: 'SIGTERM to SIGKILL (s)', parse: positive('kill grace') },
   { key: 'allocationIntervalMs', env: 'CORRAL_ALLOCATION_INTERVAL_MS', doc: 'allocation cycle (ms)', parse: int('allocation interval', 10, 60_000) },
+  { key: 'isolation', env: 'CORRAL_ISOLATION', doc: 'task isolation (auto, cgroup2, cgroup1, posix)', parse: oneOf('isolation', ISOLATION_SETTINGS) },
+  { key: 'taskUser', env: 'CORRAL_TASK_USER', doc: 'default task user when root', parse: text('task user') },
+  { key: 'taskPidsLimit', env: 'CORRAL_TASK_PIDS_LIMIT', doc: 'processes per task', parse: int('task pids limit', 1, 4_194_304) },
+  { key: 'logMaxBytes', env: 'CORRAL_LOG_MAX_BYTES', doc: 'task log rotation size (bytes)', parse: int('log max bytes', 1024, Number.MAX_SAFE_INTEGER) },
+  { key: 'logKeepFiles', env: 'CORRAL_LOG_KEEP_FILES', doc: 'rotated task logs kept', parse: int('log keep files', 0, 1000) },
+  { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
 ];
 
 export interface ConfigSources {
@@ -92,6 +117,12 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     agentDiskMb: undefined,
     killGraceSeconds: 3,
     allocationIntervalMs: 1000,
+    isolation: 'auto',
+    taskUser: 'nobody',
+    taskPidsLimit: 1024,
+    logMaxBytes: 10 * 1024 * 1024,
+    logKeepFiles: 5,
+    fetchCacheBytes: 2 * 1024 ** 3,
   };
 }
 

@@ -1,6 +1,6 @@
 // End to end: a real `corral up` on a free port in a temp dir, driven through the CLI and the
 // /v2 API like an operator would. Pins issue 2's "done when" list.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -46,11 +46,32 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 }
 const tasksOf = async () => (await api<{ tasks: NativeTask[] }>('/api/v1/tasks?app=/e2e/web')).body.tasks;
 const running = async () => (await tasksOf()).filter((x) => x.state === 'TASK_RUNNING');
+/**
+ * The host pid of a task's node process. Tasks run in their own PID namespace (they see
+ * themselves as pid 1), so the pid is found from outside: the process whose environment carries
+ * the task's CORRAL_TASK_ID and whose program is node.
+ */
+function hostPidOf(taskId: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!cmd[0]!.endsWith('node')) continue;
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`CORRAL_TASK_ID=${taskId}`)) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+/** Asks the task on `port` for its pid and records the task's host pid; undefined until it answers. */
 const pidOf = async (port: number) => {
   const res = await fetch(`http://127.0.0.1:${port}/`);
   if (res.status !== 200) return undefined;
-  const pid = Number(await res.text());
-  pids.add(pid);
+  await res.text();
+  const task = (await tasksOf()).find((x) => x.ports[0] === port && x.state === 'TASK_RUNNING');
+  const pid = task ? hostPidOf(task.id) : undefined;
+  if (pid !== undefined) pids.add(pid);
   return pid;
 };
 const waitRunning = (n: number, ms = 10_000) => waitFor(`${n} running tasks`, ms, async () => ((await running()).length === n ? await running() : undefined));

@@ -1,22 +1,35 @@
-// The agent: the resource kernel's hands. It runs the tasks the master launches, reports every
-// change of their state at least once, and serves their logs. Decisions about an ended process
-// live in exitOutcome; process handling in executor; delivery in StatusOutbox.
-import { randomUUID } from 'node:crypto';
-import { userInfo } from 'node:os';
+// The agent: the resource kernel's hands. It runs the tasks the master launches, each under a
+// supervisor that outlives the agent; reports every change of their state at least once, across its
+// own restarts (the outbox is checkpointed); re-adopts its tasks after a restart; and serves their
+// logs and statistics. A task's process side lives in TaskRun, recovery in recovery.ts, delivery in
+// StatusOutbox, durable state in CheckpointStore.
+import { join } from 'node:path';
 import type { Clock } from '../../shared/clock';
-import { errors } from '../../shared/errors';
+import { CorralError, errors } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
-import { isTerminal, type Resources, type StatusSource, type TaskInfo, type TaskReason, type TaskState, type TaskStatus } from '../types';
-import { exitOutcome } from './exit-outcome';
-import { commandArgv, taskEnvironment, TaskProcess } from './executor';
-import { closeSandboxFiles, invalidTaskIdReason, openSandbox, readLog, sandboxDir, type SandboxFiles } from './sandbox';
+import type { AgentLink, ContainerStats, LogChunk, LogStream, MasterLink, TaskStatistics } from '../agent-link';
+import { isTerminal, type Resources, type TaskInfo, type TaskStatus } from '../types';
+import { BatchQueue } from './batch-queue';
+import { CheckpointStore, runState } from './checkpoint';
+import { commandArgv, taskEnvironment } from './executor';
+import { FetchCache } from './fetch-cache';
+import type { Isolator } from './isolation/types';
+import { LogRotator } from './log-rotation';
+import { keepingProcessAlive } from './reaping';
+import { recoverTasks, type RecoveryHost } from './recovery';
+import type { RunContext } from './run-context';
+import { invalidTaskIdReason, readLog, sandboxDir } from './sandbox';
 import { StatusOutbox } from './status-outbox';
+import { SupervisorWatch } from './supervisor';
+import { containerLimits, launchRefusal, newStatus, runningStatistics, unknownTaskAnswer, withoutUuid, type StatusFields } from './task-status';
+import { TaskRun } from './task-run';
+import { UserResolver, type TaskUser } from './users';
+import { DEFAULT_AGENT_TUNING, type AgentTuning } from './tuning';
 
-export interface AgentOptions {
+export interface AgentOptions extends Partial<AgentTuning> {
   id: string;
   hostname: string;
-  /** Sandboxes live in `<dataDir>/sandboxes/<taskId>/`. */
+  /** Sandboxes live in `<dataDir>/sandboxes/<taskId>/`, checkpoints in `<dataDir>/meta/`. */
   dataDir: string;
   /** What the agent offers in total. */
   resources: Resources;
@@ -24,35 +37,24 @@ export interface AgentOptions {
   version: string;
   /** SIGTERM-to-SIGKILL grace in seconds when neither the kill nor the task names one. */
   killGraceSeconds: number;
-  /** Drives status timestamps, kill grace timers and status resends. */
+  /** Drives status timestamps, kill grace timers, status resends, log checks and supervisor polls. */
   clock: Clock;
   logger: Logger;
   master: MasterLink;
   /** Base environment of every task (e.g. PATH, HOME, LANG picked by the config loader). */
   env: Readonly<Record<string, string>>;
-  /** Milliseconds between resends of unacknowledged status updates. Default 10000. */
-  statusRetryMs?: number;
-  /** How many ended, fully acknowledged tasks are remembered for taskStatuses() and readLog. Default 1000. */
-  completedTaskLimit?: number;
+  /** The isolation backend (selectIsolator); its name is reported as AgentInfo.isolation. */
+  isolator: Isolator;
 }
 
-/** Tasks spawned per turn of the event loop during a big launch. */
+/** Tasks staged or spawned per turn of the event loop during a big launch. */
 const SPAWN_BATCH = 32;
-
-interface StatusFields {
-  state: TaskState;
-  source: StatusSource;
-  reason?: TaskReason;
-  message?: string;
-  exitCode?: number;
-}
 
 interface TaskRecord {
   task: TaskInfo;
   sandbox: string;
   latest: TaskStatus;
-  proc?: TaskProcess;
-  killRequested: boolean;
+  run: TaskRun;
   /** uuid of the terminal update; the record is retired once it is acknowledged. */
   terminalUuid?: string;
   /** Resolves when the task has reached a terminal state. */
@@ -64,35 +66,66 @@ interface TaskRecord {
 type CompletedTask = Pick<TaskRecord, 'task' | 'sandbox' | 'latest'>;
 
 export class Agent implements AgentLink {
-  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly records = new Map<string, TaskRecord>();
   /** Insertion-ordered, oldest first; bounded by completedTaskLimit. */
   private readonly completed = new Map<string, CompletedTask>();
   private readonly outbox: StatusOutbox;
-  /** Tracked tasks waiting for their process to be spawned, in launch order. */
-  private readonly spawnQueue: TaskRecord[] = [];
+  private readonly checkpoints: CheckpointStore;
+  private readonly users: UserResolver;
+  private readonly ctx: RunContext;
+  private readonly rotator: LogRotator;
+  private readonly tuning: AgentTuning;
+  /** Tasks waiting to be staged (sandbox, checkpoint, then fetch and container in the background)… */
+  private readonly stageQueue = new BatchQueue<TaskRecord>(SPAWN_BATCH, (r) => r.run.stage(commandArgv(r.task.command), (run) => this.spawnQueue.push(run)));
+  /** …and staged tasks waiting for their supervisor, in batches per turn of the event loop. */
+  private readonly spawnQueue = new BatchQueue<TaskRun>(SPAWN_BATCH, (run) => run.spawn());
   private readonly log: Logger;
+  private cache: FetchCache | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ agentId: opts.id });
-    this.outbox = new StatusOutbox(opts.clock, opts.statusRetryMs ?? 10_000, (status) => this.deliver(status));
+    this.tuning = { ...DEFAULT_AGENT_TUNING, ...definedOnly(opts) };
+    this.checkpoints = new CheckpointStore(opts.dataDir);
+    this.users = new UserResolver(this.tuning.taskUser);
+    this.outbox = new StatusOutbox(opts.clock, this.tuning.statusRetryMs, (s) => this.deliver(s), {
+      posted: (status) => this.journal(status.taskId, (run) => this.checkpoints.posted(status, runState(run.saved))),
+      acknowledged: (taskId, uuid) => this.journal(taskId, () => this.checkpoints.acknowledged(taskId, uuid)),
+    });
+    this.ctx = {
+      isolator: opts.isolator,
+      checkpoints: this.checkpoints,
+      clock: opts.clock,
+      logger: this.log,
+      pidNamespace: this.tuning.pidNamespace ?? this.users.agentIsRoot,
+      killGraceSeconds: opts.killGraceSeconds,
+      watch: new SupervisorWatch(opts.clock, this.tuning.supervisorPollMs),
+      fetchCache: () => (this.cache ??= new FetchCache({ dir: join(opts.dataDir, 'fetch-cache'), maxBytes: this.tuning.fetchCacheBytes, clock: opts.clock })),
+    };
+    const { logMaxBytes: maxBytes, logKeepFiles: keep } = this.tuning;
+    this.rotator = new LogRotator(opts.clock, this.tuning.logCheckIntervalMs, { maxBytes, keep }, () => this.liveLogs(), this.log);
   }
 
+  /** Recovers the tasks of earlier runs (re-adopts, reports, cleans up), then registers with the master. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    const report = await recoverTasks(this.recoveryHost());
     const { id, hostname, resources, attributes, version, clock } = this.opts;
-    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now() }, this);
-    this.log.info({ event: 'agent_started', hostname, resources }, 'agent registered with the master');
+    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name }, this);
+    this.rotator.start();
+    this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, ...report }, 'agent registered with the master');
   }
 
   /** Kills every live task (SIGTERM, SIGKILL after its grace) and resolves once all have ended. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const live = [...this.tasks.values()].filter((r) => !isTerminal(r.latest.state));
+      const live = [...this.records.values()].filter((r) => !isTerminal(r.latest.state));
       for (const record of live) this.kill(record.task.taskId);
-      await Promise.all(live.map((r) => r.ended));
+      await keepingProcessAlive(Promise.all(live.map((r) => r.ended)));
+      this.rotator.stop();
+      this.ctx.watch.close();
       this.outbox.close();
       this.log.info({ event: 'agent_stopped', killed: live.length }, 'agent stopped');
     })();
@@ -100,144 +133,110 @@ export class Agent implements AgentLink {
   }
 
   launch(task: TaskInfo): void {
-    const invalid = this.launchRefusal(task);
-    if (invalid) {
-      this.log.warn({ event: 'agent_task_refused', taskId: task.taskId, why: invalid }, 'task refused');
-      this.outbox.post(this.status(task, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: invalid }));
+    const verdict = this.launchVerdict(task);
+    if (typeof verdict === 'string') {
+      this.log.warn({ event: 'agent_task_refused', taskId: task.taskId, why: verdict }, 'task refused');
+      this.outbox.post(this.status(task, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: verdict }), false);
       return;
     }
-    this.spawnQueue.push(this.track(task));
-    if (this.spawnQueue.length === 1) setImmediate(() => this.drainSpawnQueue());
-  }
-
-  /**
-   * Spawns queued tasks in batches, yielding to the event loop between batches, so a launch of
-   * hundreds of tasks does not freeze status updates, kills and the API while it forks.
-   * (setImmediate only yields a turn of the loop; it measures no time, so no Clock is needed.)
-   */
-  private drainSpawnQueue(): void {
-    for (const record of this.spawnQueue.splice(0, SPAWN_BATCH)) this.spawn(record);
-    if (this.spawnQueue.length > 0) setImmediate(() => this.drainSpawnQueue());
-  }
-
-  private spawn(record: TaskRecord): void {
-    const task = record.task;
-    if (record.killRequested) {
-      this.update(record, { state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed before it started' });
-      return;
-    }
-    let files: SandboxFiles | undefined;
-    try {
-      files = openSandbox(record.sandbox);
-      record.proc = TaskProcess.start(
-        {
-          argv: commandArgv(task.command),
-          cwd: record.sandbox,
-          env: taskEnvironment({ base: this.opts.env, command: task.command, taskId: task.taskId, sandbox: record.sandbox, hostname: this.opts.hostname }),
-          stdoutFd: files.stdoutFd,
-          stderrFd: files.stderrFd,
-        },
-        this.opts.clock,
-        {
-          onSpawn: (pid) => {
-            this.log.info({ event: 'agent_task_spawned', taskId: task.taskId, pid }, 'task process started');
-            if (!record.killRequested) this.update(record, { state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
-          },
-          onExit: (code, signal) => this.update(record, { ...exitOutcome(code, signal, record.killRequested), source: 'SOURCE_EXECUTOR' }),
-          onSpawnError: (err) => this.launchFailed(record, err),
-        },
-      );
-    } catch (err) {
-      this.launchFailed(record, err as Error);
-      return;
-    } finally {
-      // The child holds its own copies of the log descriptors.
-      if (files) closeSandboxFiles(files);
-    }
-    this.update(record, { state: 'TASK_STARTING', source: 'SOURCE_EXECUTOR' });
+    const saved = { ...verdict, task, sandbox: sandboxDir(this.opts.dataDir, task.taskId), limits: containerLimits(task.resources, this.opts.resources, this.tuning.taskPidsLimit) };
+    const record = this.track(new TaskRun(this.ctx, saved, this.environment(task, verdict.user.name, verdict.switchUser), (f) => this.update(record, f)));
+    this.rotator.start();
+    this.stageQueue.push(record);
   }
 
   kill(taskId: string, gracePeriodSeconds?: number): void {
-    const record = this.tasks.get(taskId);
-    if (!record) {
-      this.answerUnknownKill(taskId);
-      return;
-    }
+    const record = this.records.get(taskId);
+    if (!record) return this.answerUnknownKill(taskId);
     // An ended task's terminal update is already being delivered until acknowledged.
     if (isTerminal(record.latest.state)) return;
     const grace = [gracePeriodSeconds, record.task.killGracePeriodSeconds, this.opts.killGraceSeconds].find(
       (g): g is number => typeof g === 'number' && Number.isFinite(g) && g >= 0,
     );
     this.log.info({ event: 'agent_task_kill', taskId, graceSeconds: grace }, 'killing task');
-    if (!record.killRequested) {
-      record.killRequested = true;
-      this.update(record, { state: 'TASK_KILLING', source: 'SOURCE_EXECUTOR' });
-    }
-    record.proc?.terminate((grace ?? 0) * 1000);
+    const first = !record.run.killRequested;
+    record.run.kill((grace ?? 0) * 1000);
+    // Also checkpoints that the kill was asked for.
+    if (first) this.update(record, { state: 'TASK_KILLING', source: 'SOURCE_EXECUTOR' });
   }
 
   acknowledge(taskId: string, uuid: string): void {
     const acked = this.outbox.acknowledge(taskId, uuid);
-    const record = this.tasks.get(taskId);
+    const record = this.records.get(taskId);
     if (!acked || !record || record.terminalUuid !== uuid) return;
     // The framework knows how the task ended; older unacknowledged updates no longer matter.
     this.outbox.discard(taskId);
-    this.tasks.delete(taskId);
+    this.records.delete(taskId);
+    this.checkpoints.remove(taskId);
     this.completed.set(taskId, { task: record.task, sandbox: record.sandbox, latest: record.latest });
-    const limit = this.opts.completedTaskLimit ?? 1000;
     for (const oldest of this.completed.keys()) {
-      if (this.completed.size <= limit) break;
+      if (this.completed.size <= this.tuning.completedTaskLimit) break;
       this.completed.delete(oldest);
     }
   }
 
   async readLog(taskId: string, stream: LogStream, offset: number, maxBytes: number): Promise<LogChunk> {
-    const known = this.tasks.get(taskId) ?? this.completed.get(taskId);
+    const known = this.records.get(taskId) ?? this.completed.get(taskId);
     if (!known) throw errors.taskNotFound(taskId);
     return readLog(known.sandbox, stream, offset, maxBytes);
   }
 
   /** Latest status of every running, ending or recently ended task, without uuids (nothing to acknowledge). */
   taskStatuses(): TaskStatus[] {
-    return [...this.tasks.values(), ...this.completed.values()].map((r) => withoutUuid(r.latest));
+    return [...this.records.values(), ...this.completed.values()].map((r) => withoutUuid(r.latest));
   }
 
-  /** Why a launch is refused, or undefined to run it. */
-  private launchRefusal(task: TaskInfo): string | undefined {
-    if (this.stopping) return 'The agent is stopping';
-    const badId = invalidTaskIdReason(task.taskId);
-    if (badId) return badId;
-    const known = this.tasks.get(task.taskId);
-    if (known && !isTerminal(known.latest.state)) return `Task '${task.taskId}' is already running on this agent`;
-    if (known) return `Task '${task.taskId}' has ended but its final status is not acknowledged yet`;
-    if (!task.command || typeof task.command.value !== 'string' || task.command.value === '') return 'Task has no command';
-    const user = task.command.user;
-    // Switching users belongs to the isolation backends; until they exist a task asking for
-    // another user is refused rather than silently run as the agent's user.
-    if (user !== undefined && user !== agentUser()) return `Running tasks as user '${user}' is not supported yet (the agent runs as '${agentUser()}')`;
-    return undefined;
+  /** Every task not yet retired, with its latest status (for a master rebuilding its view). */
+  reportTasks(): Array<{ task: TaskInfo; status: TaskStatus }> {
+    return [...this.records.values()].map((r) => ({ task: r.task, status: withoutUuid(r.latest) }));
   }
 
-  private track(task: TaskInfo): TaskRecord {
+  async taskStats(taskId: string): Promise<ContainerStats> {
+    const record = this.records.get(taskId);
+    if (!record && !this.completed.has(taskId)) throw errors.taskNotFound(taskId);
+    if (!record?.run.container || record.run.phase !== 'spawned') throw new CorralError('TASK_NOT_FOUND', `Task '${taskId}' is not running, so it has no statistics`);
+    return record.run.stats();
+  }
+
+  /** Mesos's /monitor/statistics: one entry per running task. */
+  statistics(): Promise<TaskStatistics[]> {
+    return runningStatistics([...this.records.values()].map((r) => r.run));
+  }
+
+  /** Why a launch is refused, or whom to run it as. */
+  private launchVerdict(task: TaskInfo): string | { user: TaskUser; switchUser: boolean } {
+    const facts = { stopping: this.stopping !== undefined, known: this.records.get(task.taskId)?.latest, checkpointed: invalidTaskIdReason(task.taskId) === undefined && this.checkpoints.has(task.taskId) };
+    const refusal = launchRefusal(task, facts);
+    if (refusal) return refusal;
+    const choice = this.users.choose(task.command.user);
+    return 'refusal' in choice ? choice.refusal : choice;
+  }
+
+  private track(run: TaskRun, latest?: TaskStatus): TaskRecord {
     let markEnded = (): void => {};
     const ended = new Promise<void>((resolve) => (markEnded = resolve));
-    const record: TaskRecord = {
-      task,
-      sandbox: sandboxDir(this.opts.dataDir, task.taskId),
-      latest: withoutUuid(this.status(task, { state: 'TASK_STAGING', source: 'SOURCE_AGENT' })),
-      killRequested: false,
-      ended,
-      markEnded,
-    };
+    const task = run.task;
+    const record: TaskRecord = { task, sandbox: run.saved.sandbox, run, latest: latest ?? withoutUuid(this.status(task, { state: 'TASK_STAGING', source: 'SOURCE_AGENT' })), ended, markEnded };
+    if (isTerminal(record.latest.state)) markEnded();
     // A relaunch of an ended task id starts afresh in the same sandbox (logs are appended).
     this.completed.delete(task.taskId);
-    this.tasks.set(task.taskId, record);
+    this.records.set(task.taskId, record);
     return record;
   }
 
-  private launchFailed(record: TaskRecord, err: Error): void {
-    this.log.warn({ event: 'agent_task_launch_failed', taskId: record.task.taskId, err }, 'task could not be started');
-    this.update(record, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: err.message });
+  private recoveryHost(): RecoveryHost {
+    return {
+      checkpoints: this.checkpoints,
+      isolator: this.opts.isolator,
+      logger: this.log,
+      restore: (saved, latest) => {
+        const env = this.environment(saved.task, saved.user.name, saved.switchUser);
+        const record: TaskRecord = this.track(new TaskRun(this.ctx, saved, env, (f) => this.update(record, f)), latest);
+        if (latest.uuid !== undefined) record.terminalUuid = isTerminal(latest.state) ? latest.uuid : undefined;
+        return record.run;
+      },
+      resend: (pending) => this.outbox.restore(pending),
+    };
   }
 
   /** Records and sends a new state of a tracked task. */
@@ -253,44 +252,36 @@ export class Agent implements AgentLink {
     this.outbox.post(status);
   }
 
-  /**
-   * A kill for a task this agent does not run. Mesos answers with TASK_LOST; so do we, as a
-   * reconciliation answer: without a uuid and sent once, because the agent does not know the
-   * task's framework and so nobody could acknowledge it. A task that ended and whose end was
-   * acknowledged is answered the same way with its real final state.
-   */
+  /** The durable outbox: journals an event of a tracked task, folding the journal when it grew long. */
+  private journal(taskId: string, write: (run: TaskRun) => void): void {
+    const record = this.records.get(taskId);
+    if (!record) return;
+    try {
+      write(record.run);
+      if (this.checkpoints.wantsCompaction(taskId)) this.checkpoints.compact(taskId, record.run.saved, { latest: record.latest, pending: [...this.outbox.pending(taskId)] });
+    } catch (err) {
+      this.log.error({ event: 'agent_checkpoint_failed', taskId, err }, 'status updates could not be checkpointed');
+    }
+  }
+
   private answerUnknownKill(taskId: string): void {
-    const completed = this.completed.get(taskId);
-    const answer: TaskStatus = completed
-      ? { ...withoutUuid(completed.latest), timestamp: this.opts.clock.now() }
-      : {
-          taskId,
-          agentId: this.opts.id,
-          frameworkId: '',
-          state: 'TASK_LOST',
-          source: 'SOURCE_AGENT',
-          reason: 'REASON_RECONCILIATION',
-          message: `Task '${taskId}' is not known to this agent`,
-          timestamp: this.opts.clock.now(),
-        };
+    const answer = unknownTaskAnswer(taskId, this.completed.get(taskId)?.latest, this.opts.id, this.opts.clock.now());
     this.log.info({ event: 'agent_task_kill_unknown', taskId, state: answer.state }, 'kill for a task that is not running');
     this.deliver(answer);
   }
 
   private status(task: Pick<TaskInfo, 'taskId' | 'agentId' | 'frameworkId'>, fields: StatusFields): TaskStatus {
-    const status: TaskStatus = {
-      taskId: task.taskId,
-      agentId: task.agentId ?? this.opts.id,
-      frameworkId: task.frameworkId,
-      state: fields.state,
-      source: fields.source,
-      timestamp: this.opts.clock.now(),
-      uuid: randomUUID(),
-    };
-    if (fields.reason !== undefined) status.reason = fields.reason;
-    if (fields.message !== undefined) status.message = fields.message;
-    if (fields.exitCode !== undefined) status.exitCode = fields.exitCode;
-    return status;
+    return newStatus(task, fields, this.opts.id, this.opts.clock.now());
+  }
+
+  private environment(task: TaskInfo, user: string, switchUser: boolean): Record<string, string> {
+    const sandbox = sandboxDir(this.opts.dataDir, task.taskId);
+    return taskEnvironment({ base: this.opts.env, command: task.command, taskId: task.taskId, sandbox, hostname: this.opts.hostname, ...(switchUser ? { user } : {}) });
+  }
+
+  private liveLogs(): Array<{ taskId: string; dir: string; owner: TaskRun['owner'] }> {
+    // Every live task, also those still starting: an empty list stops the rotator's timer.
+    return [...this.records.values()].filter((r) => !isTerminal(r.latest.state)).map((r) => ({ taskId: r.task.taskId, dir: r.sandbox, owner: r.run.owner }));
   }
 
   private deliver(status: TaskStatus): void {
@@ -303,19 +294,6 @@ export class Agent implements AgentLink {
   }
 }
 
-function withoutUuid(status: TaskStatus): TaskStatus {
-  const { uuid: _uuid, ...rest } = status;
-  return rest;
-}
-
-let cachedUser: string | undefined;
-function agentUser(): string {
-  if (cachedUser === undefined) {
-    try {
-      cachedUser = userInfo().username;
-    } catch {
-      cachedUser = String(process.getuid?.() ?? '');
-    }
-  }
-  return cachedUser;
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

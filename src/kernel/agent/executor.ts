@@ -1,9 +1,7 @@
-// The imperative shell around one task process. Each task is the leader of its own process group
-// (detached), so signals reach everything it started; its stdout/stderr are the sandbox files,
-// handed to the child as file descriptors so output never flows through the agent and is kept
-// even if the agent dies.
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Clock, TimerHandle } from '../../shared/clock';
+// What a task runs and with which environment (pure). The process side — supervisor, namespaces,
+// users — is in supervisor.ts and task-run.ts.
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
 import type { CommandInfo } from '../types';
 
 /** argv of a command: `/bin/sh -c value` for shell commands, `value arguments…` otherwise. */
@@ -19,6 +17,8 @@ export interface TaskEnvironmentInput {
   sandbox: string;
   /** The agent's hostname, given to the task as HOST unless the framework set HOST itself. */
   hostname: string;
+  /** The user the task is switched to, if any: USER and LOGNAME name it (the base names the agent's). */
+  user?: string;
 }
 
 /**
@@ -31,96 +31,24 @@ export function taskEnvironment(input: TaskEnvironmentInput): Record<string, str
   env.CORRAL_SANDBOX = input.sandbox;
   env.MESOS_TASK_ID = input.taskId;
   env.MESOS_SANDBOX = input.sandbox;
+  if (input.user !== undefined) Object.assign(env, { USER: input.user, LOGNAME: input.user });
   return env;
 }
 
-export interface ProcessSpec {
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  stdoutFd: number;
-  stderrFd: number;
-}
-
-export interface ProcessEvents {
-  /** The program is running (exec succeeded). */
-  onSpawn(pid: number): void;
-  /** The group leader exited; the rest of its group has been SIGKILLed. */
-  onExit(code: number | null, signal: string | null): void;
-  /** The program could not be started (e.g. ENOENT); no onSpawn or onExit follows. */
-  onSpawnError(err: Error): void;
-}
-
-export class TaskProcess {
-  private exited = false;
-  private killTimer: TimerHandle | undefined;
-  /** When the pending SIGKILL fires, in clock milliseconds. */
-  private killDeadline = Infinity;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly clock: Clock,
-  ) {}
-
-  /**
-   * Starts the process. Throws when spawn fails synchronously (e.g. invalid arguments); failures
-   * libuv reports later, like a missing program, arrive as onSpawnError.
-   */
-  static start(spec: ProcessSpec, clock: Clock, events: ProcessEvents): TaskProcess {
-    const [file, ...args] = spec.argv;
-    const child = spawn(file ?? '', args, {
-      cwd: spec.cwd,
-      env: spec.env,
-      stdio: ['ignore', spec.stdoutFd, spec.stderrFd],
-      detached: true,
-    });
-    const proc = new TaskProcess(child, clock);
-    let failed = false;
-    child.once('spawn', () => {
-      if (child.pid !== undefined) events.onSpawn(child.pid);
-    });
-    child.on('error', (err) => {
-      // After a successful spawn, 'error' only reports a failed child.kill(), which is never used.
-      if (child.pid !== undefined || failed) return;
-      failed = true;
-      proc.exited = true;
-      events.onSpawnError(err);
-    });
-    child.once('exit', (code, signal) => {
-      if (failed) return;
-      proc.exited = true;
-      proc.killTimer?.cancel();
-      // The leader is gone; anything it left behind in its group goes with it.
-      proc.signalGroup('SIGKILL');
-      events.onExit(code, signal);
-    });
-    return proc;
-  }
-
-  /**
-   * SIGTERM to the whole group now, SIGKILL after `graceMs` if the leader is still alive. A later
-   * call can bring the SIGKILL closer, never push it back.
-   */
-  terminate(graceMs: number): void {
-    if (this.exited) return;
-    const deadline = this.clock.now() + Math.max(0, graceMs);
-    if (deadline >= this.killDeadline) return;
-    this.killDeadline = deadline;
-    this.signalGroup('SIGTERM');
-    this.killTimer?.cancel();
-    this.killTimer = this.clock.setTimeout(() => this.signalGroup('SIGKILL'), Math.max(0, graceMs));
-  }
-
-  /** Sends `signal` to the task's process group; false when there is no such group any more. */
-  signalGroup(signal: NodeJS.Signals): boolean {
-    const pid = this.child.pid;
-    if (pid === undefined) return false;
+/**
+ * Why the task's program cannot be exec'd, or undefined. Checked before the supervisor starts, so a
+ * missing program fails the launch instead of becoming exit status 127. A relative path is looked
+ * up in the sandbox (the task's working directory), where fetched artifacts land.
+ */
+export function missingProgram(program: string, sandbox: string, path: string): string | undefined {
+  const candidates = program.includes('/') ? [resolve(sandbox, program)] : path.split(delimiter).filter(Boolean).map((dir) => resolve(sandbox, dir, program));
+  const found = candidates.some((path) => {
     try {
-      process.kill(-pid, signal);
-      return true;
+      accessSync(path, fsConstants.X_OK);
+      return statSync(path).isFile();
     } catch {
-      // ESRCH: the group is already empty. Nothing else is expected for our own children.
       return false;
     }
-  }
+  });
+  return found ? undefined : `Cannot start '${program}': ENOENT (no such executable${program.includes('/') ? '' : ' in PATH'})`;
 }

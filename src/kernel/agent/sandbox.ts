@@ -1,6 +1,8 @@
 // A task's sandbox: `<dataDir>/sandboxes/<taskId>/` holding its `stdout` and `stderr`.
-// The directory outlives the task so its logs can still be read after it ends.
-import { mkdirSync, openSync, closeSync, promises as fsp } from 'node:fs';
+// The directory outlives the task so its logs can still be read after it ends. It belongs to the
+// task's user, mode 0750: private to that user (and the agent). `sandboxes/` itself is 0711, so a
+// task user can reach its own sandbox by path but list nobody's.
+import { chmodSync, chownSync, closeSync, fchownSync, mkdirSync, openSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { LogChunk, LogStream } from '../agent-link';
 import { CorralError } from '../../shared/errors';
@@ -42,21 +44,43 @@ export interface SandboxFiles {
   stderrFd: number;
 }
 
+/** Owner of a sandbox and its files; undefined leaves them to the agent's user. */
+export type SandboxOwner = { uid: number; gid: number } | undefined;
+
 /**
- * Creates the sandbox (if missing) and opens its log files for appending. Synchronous on purpose:
- * spawning is synchronous too, and keeping the whole launch in one tick means a kill can never
- * arrive between "sandbox ready" and "process started".
+ * Creates the sandbox (or takes over an existing one, e.g. when an ended task id runs again) for
+ * `owner`, mode 0750. Synchronous: it runs in the same tick as the launch's other bookkeeping.
  */
-export function openSandbox(dir: string): SandboxFiles {
-  mkdirSync(dir, { recursive: true });
-  const stdoutFd = openSync(join(dir, 'stdout'), 'a');
+export function createSandbox(dir: string, owner: SandboxOwner): void {
+  const parent = join(dir, '..');
+  mkdirSync(parent, { recursive: true });
+  if (owner) chmodSync(parent, 0o711);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  chmodSync(dir, 0o750);
+}
+
+/** Opens the sandbox's log files for appending (O_APPEND: writes follow a copytruncate rotation). */
+export function openSandbox(dir: string, owner: SandboxOwner): SandboxFiles {
+  const stdoutFd = openLog(join(dir, 'stdout'), owner);
   try {
-    const stderrFd = openSync(join(dir, 'stderr'), 'a');
+    const stderrFd = openLog(join(dir, 'stderr'), owner);
     return { dir, stdoutFd, stderrFd };
   } catch (err) {
     closeSync(stdoutFd);
     throw err;
   }
+}
+
+function openLog(path: string, owner: SandboxOwner): number {
+  const fd = openSync(path, 'a', 0o640);
+  try {
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
 }
 
 export function closeSandboxFiles(files: SandboxFiles): void {
@@ -66,11 +90,12 @@ export function closeSandboxFiles(files: SandboxFiles): void {
 
 /**
  * Where a read starting at `offset` begins in a file of `size` bytes: a negative offset counts back
- * from the end (clamped to 0), an offset past the end reads nothing at the end.
+ * from the end (clamped to 0). An offset past the end means the file was rotated (truncated) since
+ * the reader's last chunk: the read starts over at 0, and the returned offset tells the reader so.
  */
 export function logReadStart(offset: number, size: number): number {
   if (offset < 0) return Math.max(0, size + offset);
-  return Math.min(offset, size);
+  return offset > size ? 0 : offset;
 }
 
 /**

@@ -1,6 +1,8 @@
 // At-least-once delivery of status updates. Every update is sent at once and kept until the
 // framework acknowledges its uuid (through the master); a task's unacknowledged updates are sent
-// again, oldest first, every `retryMs` until then.
+// again, oldest first, every `retryMs` until then. A journal, when given, learns of each durable
+// update before it is sent and of each acknowledgement, so pending updates survive a restart of the
+// agent (restore() re-queues them with their original uuids, so duplicates stay recognisable).
 import type { Clock, TimerHandle } from '../../shared/clock';
 import type { TaskStatus } from '../types';
 
@@ -9,9 +11,19 @@ interface TaskQueue {
   retry: TimerHandle;
 }
 
+/** Where durable updates are recorded; must not throw. */
+export interface OutboxJournal {
+  /** Before the update is sent. */
+  posted(status: TaskStatus): void;
+  /** The update with this uuid was acknowledged. */
+  acknowledged(taskId: string, uuid: string): void;
+}
+
 export class StatusOutbox {
   private readonly queues = new Map<string, TaskQueue>();
   private closed = false;
+  /** uuids of updates posted as not durable: sent and retried, but kept out of the journal. */
+  private readonly transient = new Set<string>();
 
   /**
    * @param retryMs milliseconds between resends of a task's unacknowledged updates
@@ -21,17 +33,36 @@ export class StatusOutbox {
     private readonly clock: Clock,
     private readonly retryMs: number,
     private readonly send: (status: TaskStatus) => void,
+    private readonly journal?: OutboxJournal,
   ) {}
 
-  /** Queues `status` (which must carry a uuid) and sends it now. */
-  post(status: TaskStatus): void {
+  /**
+   * Queues `status` (which must carry a uuid), journals it unless `durable` is false, and sends it.
+   * Not durable: answers about no task of ours (a refused launch), which no checkpoint holds.
+   */
+  post(status: TaskStatus, durable = true): void {
     if (status.uuid === undefined) throw new Error('StatusOutbox.post needs a status with a uuid');
     if (!this.closed) {
-      const queue = this.queues.get(status.taskId);
-      if (queue) queue.statuses.push(status);
-      else this.queues.set(status.taskId, { statuses: [status], retry: this.scheduleRetry(status.taskId) });
+      if (!durable) this.transient.add(status.uuid);
+      this.enqueue(status);
+      if (durable) this.journal?.posted(status);
     }
     this.send(status);
+  }
+
+  /** Re-queues updates recovered from a journal and sends them again, in order. */
+  restore(statuses: readonly TaskStatus[]): void {
+    for (const status of statuses) {
+      if (status.uuid === undefined || this.closed) continue;
+      this.enqueue(status);
+      this.send(status);
+    }
+  }
+
+  private enqueue(status: TaskStatus): void {
+    const queue = this.queues.get(status.taskId);
+    if (queue) queue.statuses.push(status);
+    else this.queues.set(status.taskId, { statuses: [status], retry: this.scheduleRetry(status.taskId) });
   }
 
   /** Forgets the update with this uuid; returns it, or undefined when it was not pending. */
@@ -41,12 +72,15 @@ export class StatusOutbox {
     if (!queue || index < 0) return undefined;
     const [acked] = queue.statuses.splice(index, 1);
     if (queue.statuses.length === 0) this.discard(taskId);
+    if (!this.transient.delete(uuid)) this.journal?.acknowledged(taskId, uuid);
     return acked;
   }
 
   /** Forgets every pending update of a task. */
   discard(taskId: string): void {
-    this.queues.get(taskId)?.retry.cancel();
+    const queue = this.queues.get(taskId);
+    queue?.retry.cancel();
+    for (const s of queue?.statuses ?? []) this.transient.delete(s.uuid!);
     this.queues.delete(taskId);
   }
 

@@ -10,9 +10,11 @@ import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
 import type { FrameworkView, OperatorEvent, OperatorEventListener } from '../sdk/operator';
 import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
 import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
-import { addResources, subtractResources } from '../sdk/resources';
+import { addResources } from '../sdk/resources';
 import { emptyResources, isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type Resources, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
+import { allocationInput } from './allocation-input';
+import { DEFAULT_ROLE, type RoleConfig } from './allocator-roles';
 import { planLaunch } from './launch';
 import { applyStatus, newTaskRecord, toTaskView, type TaskRecord, type TaskView } from './task-record';
 
@@ -24,6 +26,8 @@ export interface MasterOptions {
   allocationIntervalMs?: number;
   /** How many ended tasks to keep for the API. */
   completedTaskLimit?: number;
+  /** Role weights and quota limits, e.g. `{ batch: { weight: 3, quota: { cpus: 64 } } }`; unnamed roles have weight 1, no limit. */
+  roles?: RoleConfig;
 }
 
 export interface AgentView extends AgentInfo {
@@ -48,6 +52,9 @@ interface FrameworkEntry {
   disconnectedAt: number | undefined;
   failover: TimerHandle | undefined;
 }
+
+/** A framework's role: FrameworkInfo.role, '*' when it names none. Its weight and quota come from MasterOptions.roles. */
+const roleOf = (f: FrameworkEntry): string => f.info.role || DEFAULT_ROLE;
 
 const DEFAULT_REFUSE_SECONDS = 5;
 /** Longest delay a Node timer takes (ms, about 24.8 days); longer failover timeouts re-arm. */
@@ -90,7 +97,7 @@ export class Master implements MasterLink {
     this.agents.set(info.id, { info, link });
     this.adoptAgentTasks(info, link);
     this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
-    this.emit({ type: 'AGENT_ADDED', agent: info });
+    this.emit(() => ({ type: 'AGENT_ADDED', agent: info }));
     this.queueAllocation();
   }
 
@@ -98,7 +105,8 @@ export class Master implements MasterLink {
     const record = this.tasks.get(status.taskId);
     const framework = this.frameworks.get(status.frameworkId);
     if (record) {
-      if (applyStatus(record, status)) this.emit({ type: 'TASK_UPDATED', task: toTaskView(record), status });
+      const resend = status.uuid !== undefined && status.uuid === record.status.uuid;
+      if (applyStatus(record, status) && !resend) this.emit(() => ({ type: 'TASK_UPDATED', task: toTaskView(record), status }));
       if (isTerminal(status.state)) this.retire(record);
     }
     if (framework?.events) {
@@ -131,6 +139,7 @@ export class Master implements MasterLink {
       if (status.state === 'TASK_RUNNING' && record.startedAt === undefined) record.startedAt = status.timestamp;
       if (isTerminal(status.state)) this.completed.unshift(record);
       else this.tasks.set(task.taskId, record);
+      this.emit(() => ({ type: 'TASK_ADDED', task: toTaskView(record) }));
     }
     for (const record of [...this.tasks.values()]) {
       if (record.info.agentId !== info.id || known.has(record.info.taskId)) continue;
@@ -159,12 +168,12 @@ export class Master implements MasterLink {
       existing.failover?.cancel();
       existing.failover = undefined;
       existing.disconnectedAt = undefined;
-      this.emit({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(existing) });
+      this.emit(() => ({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(existing) }));
     } else {
       const entry: FrameworkEntry = { id, info, events, suppressed: false, refusals: new Map(), registeredAt: this.opts.clock.now(), disconnectedAt: undefined, failover: undefined };
       this.frameworks.set(id, entry);
       this.removedFrameworks.delete(id);
-      this.emit({ type: 'FRAMEWORK_ADDED', framework: this.frameworkView(entry) });
+      this.emit(() => ({ type: 'FRAMEWORK_ADDED', framework: this.frameworkView(entry) }));
     }
     this.opts.logger.info({ event: 'framework_subscribed', frameworkId: id, name: info.name, resubscribed: existing !== undefined }, 'framework subscribed');
     this.queueAllocation();
@@ -180,13 +189,13 @@ export class Master implements MasterLink {
       throw new CorralError('OFFER_NOT_FOUND', `Offer(s) ${offerIds.filter((id) => !offers.some((o) => o.id === id)).join(', ')} are not outstanding for this framework`);
     }
     try {
-      const plan = planLaunch(offers, operations, new Set(this.tasks.keys()));
+      const plan = planLaunch(offers, operations, this.tasks);
       const agent = this.agents.get(offers[0]!.agentId);
       if (!agent) throw errors.agentNotFound(offers[0]!.agentId);
       for (const task of plan.tasks) {
         const record = newTaskRecord(task, agent.info.hostname, this.opts.clock.now());
         this.tasks.set(task.taskId, record);
-        this.emit({ type: 'TASK_ADDED', task: toTaskView(record) });
+        this.emit(() => ({ type: 'TASK_ADDED', task: toTaskView(record) }));
         this.opts.metrics?.taskLaunches.inc();
         agent.link.launch(task);
       }
@@ -267,14 +276,14 @@ export class Master implements MasterLink {
       framework.disconnectedAt = this.opts.clock.now();
       this.armFailover(framework, framework.disconnectedAt + timeoutSeconds * 1000);
       this.opts.logger.info({ event: 'framework_disconnected', frameworkId, failoverTimeoutSeconds: timeoutSeconds }, 'framework disconnected');
-      this.emit({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(framework) });
+      this.emit(() => ({ type: 'FRAMEWORK_UPDATED', framework: this.frameworkView(framework) }));
       return;
     }
     for (const r of this.tasks.values()) if (r.info.frameworkId === frameworkId) this.agents.get(r.info.agentId)?.link.kill(r.info.taskId);
     this.frameworks.delete(frameworkId);
     this.removedFrameworks.add(frameworkId);
     this.opts.logger.info({ event: 'framework_removed', frameworkId }, 'framework removed');
-    this.emit({ type: 'FRAMEWORK_REMOVED', frameworkId });
+    this.emit(() => ({ type: 'FRAMEWORK_REMOVED', frameworkId }));
   }
 
   /** Removes a disconnected framework at `deadline` (ms since epoch) unless it has re-subscribed. */
@@ -341,7 +350,10 @@ export class Master implements MasterLink {
 
   // ---- internals ----
 
-  private emit(event: OperatorEvent): void {
+  /** Builds the event only when someone listens (a million-task launch should not pay for views nobody reads). */
+  private emit(make: () => OperatorEvent): void {
+    if (this.listeners.size === 0) return;
+    const event = make();
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -407,36 +419,31 @@ export class Master implements MasterLink {
     this.opts.clock.setTimeout(() => this.allocate(), 0);
   }
 
-  /** One allocation cycle: offer every agent's free resources per DRF. */
+  /** One allocation cycle: offer every agent's free resources per hierarchical DRF (roles, then frameworks). */
   allocate(): void {
     this.allocationQueued = false;
     if (!this.running) return;
-    const used = new Map<string, Resources>();
-    const held = new Map<string, Resources>();
-    const charge = (m: Map<string, Resources>, k: string, r: Resources) => m.set(k, addResources(m.get(k) ?? emptyResources(), r));
-    for (const r of this.tasks.values()) {
-      charge(used, r.info.agentId, r.info.resources);
-      charge(held, r.info.frameworkId, r.info.resources);
-    }
-    for (const o of this.offers.values()) {
-      charge(used, o.agentId, o.resources);
-      charge(held, o.frameworkId, o.resources);
-    }
-    const agents = [...this.agents.values()];
-    const plan = allocateOffers({
-      now: this.opts.clock.now(),
-      total: agents.reduce((s, a) => addResources(s, a.info.resources), emptyResources()),
-      agents: agents.map((a) => ({ id: a.info.id, available: subtractResources(a.info.resources, used.get(a.info.id) ?? emptyResources()) })),
-      frameworks: [...this.frameworks.values()]
-        .filter((f) => f.events)
-        .map((f) => ({ id: f.id, weight: 1, allocated: held.get(f.id) ?? emptyResources(), suppressed: f.suppressed, refusals: f.refusals })),
-    });
+    const plan = allocateOffers(
+      allocationInput({
+        now: this.opts.clock.now(),
+        roles: this.opts.roles,
+        agents: [...this.agents.values()].map((a) => a.info),
+        // A disconnected framework wants nothing, but what it holds still counts for its role.
+        frameworks: [...this.frameworks.values()].map((f) => ({ id: f.id, role: roleOf(f), suppressed: f.suppressed || !f.events, refusals: f.refusals })),
+        forEachHolding: (visit) => {
+          for (const r of this.tasks.values()) visit(r.info);
+          for (const o of this.offers.values()) visit(o);
+        },
+      }),
+    );
     const byFramework = new Map<string, Offer[]>();
     for (const p of plan) {
       const agent = this.agents.get(p.agentId)!;
       const offer: Offer = { id: uuid(), frameworkId: p.frameworkId, agentId: p.agentId, hostname: agent.info.hostname, resources: p.resources, attributes: agent.info.attributes };
       this.offers.set(offer.id, offer);
-      byFramework.set(p.frameworkId, [...(byFramework.get(p.frameworkId) ?? []), offer]);
+      const batch = byFramework.get(p.frameworkId);
+      if (batch) batch.push(offer);
+      else byFramework.set(p.frameworkId, [offer]);
     }
     for (const [fid, offers] of byFramework) this.frameworks.get(fid)?.events?.offers(offers);
   }

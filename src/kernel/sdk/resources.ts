@@ -6,6 +6,9 @@ import type { PortRange, Resources } from '../types';
 const EPSILON = 1e-9;
 
 export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {
+  // Fast paths: most tasks have no ports and most agents one range (launches call this per task).
+  if (ranges.length === 0) return [];
+  if (ranges.length === 1) return ranges[0]!.end >= ranges[0]!.begin ? [{ begin: ranges[0]!.begin, end: ranges[0]!.end }] : [];
   const sorted = ranges.filter((r) => r.end >= r.begin).map((r) => ({ ...r })).sort((a, b) => a.begin - b.begin);
   const out: PortRange[] = [];
   for (const r of sorted) {
@@ -17,6 +20,7 @@ export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {
 }
 
 export function subtractRanges(from: readonly PortRange[], remove: readonly PortRange[]): PortRange[] {
+  if (remove.length === 0 || from.length === 0) return normalizeRanges(from);
   let current = normalizeRanges(from);
   for (const cut of normalizeRanges(remove)) {
     const next: PortRange[] = [];
@@ -34,6 +38,7 @@ export function subtractRanges(from: readonly PortRange[], remove: readonly Port
 }
 
 export function rangesContain(outer: readonly PortRange[], inner: readonly PortRange[]): boolean {
+  if (inner.length === 0) return true;
   return subtractRanges(inner, outer).length === 0;
 }
 
@@ -67,7 +72,7 @@ export function fits(need: Resources, have: Resources): boolean {
 }
 
 /** True when nothing worth offering is left (no cpu or no memory). */
-export function isEmpty(r: Resources): boolean {
+export function isEmpty(r: Pick<Resources, 'cpus' | 'mem'>): boolean {
   return r.cpus < 0.01 - EPSILON || r.mem < 1 - EPSILON;
 }
 

@@ -11,6 +11,22 @@ export interface SchedulerEvents {
   update(status: TaskStatus): void;
   /** The master dropped this framework (e.g. torn down). */
   error?(message: string): void;
+  /** An agent was lost or an executor ended (Mesos's FAILURE event); task updates follow separately. */
+  failure?(failure: AgentFailure): void;
+  /** The master is alive (HTTP transport: a HEARTBEAT event, every heartbeat interval). */
+  heartbeat?(): void;
+  /**
+   * The connection ended without disconnect() or teardown() (HTTP transport: the event stream
+   * closed). The framework's tasks keep running for its failover timeout; re-subscribe with the
+   * same FrameworkInfo.id to get them back.
+   */
+  disconnected?(reason: string): void;
+}
+
+export interface AgentFailure {
+  agentId: string;
+  /** Exit status of an executor, when the failure is an executor's. */
+  status?: number;
 }
 
 export interface ReconcileTask {

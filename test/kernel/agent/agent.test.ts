@@ -5,10 +5,10 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isTerminal } from '../../../src/kernel/types';
-import { isAlive, newTaskId, pidFromFile, shellTask, startAgent, waitUntil } from './helpers/harness';
+import { isAlive, newTaskId, shellTask, startAgent, taskHostPid, waitUntil } from './helpers/harness';
 
 t.test('start registers the agent once; stop is idempotent', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   await agent.start();
   await agent.start();
   t.equal(master.registrations.length, 1);
@@ -20,7 +20,7 @@ t.test('start registers the agent once; stop is idempotent', async (t) => {
 });
 
 t.test('a task writes its sandbox files and sees the agent environment', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('env');
   agent.launch(shellTask(id, 'echo "$CORRAL_TASK_ID $MESOS_TASK_ID $MESOS_SANDBOX $CORRAL_SANDBOX $HOST $FOO $PWD"; echo err >&2', { environment: { FOO: 'bar' } }));
   const finished = await master.waitFor(id, 'TASK_FINISHED');
@@ -35,7 +35,7 @@ t.test('a task writes its sandbox files and sees the agent environment', async (
 });
 
 t.test('HOST set by the framework is kept; agent names cannot be overridden', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('host');
   agent.launch(shellTask(id, 'echo "$HOST $CORRAL_TASK_ID"', { environment: { HOST: '10.0.0.9', CORRAL_TASK_ID: 'forged' } }));
   await master.waitFor(id, 'TASK_FINISHED');
@@ -43,7 +43,7 @@ t.test('HOST set by the framework is kept; agent names cannot be overridden', as
 });
 
 t.test('a non-zero exit is TASK_FAILED with the exit code', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   const id = newTaskId('exit3');
   agent.launch(shellTask(id, 'exit 3'));
   const failed = await master.waitFor(id, 'TASK_FAILED');
@@ -51,7 +51,7 @@ t.test('a non-zero exit is TASK_FAILED with the exit code', async (t) => {
 });
 
 t.test('a non-shell command gets its arguments verbatim; a missing program fails the launch', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const ok = newTaskId('argv');
   agent.launch({ ...shellTask(ok, ''), command: { shell: false, value: '/bin/echo', arguments: ['a  b', '$HOME'], environment: {} } });
   await master.waitFor(ok, 'TASK_FINISHED');
@@ -65,7 +65,7 @@ t.test('a non-shell command gets its arguments verbatim; a missing program fails
 });
 
 t.test('launches that cannot start fail with a reason and no process', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   const nul = newTaskId('nul');
   agent.launch({ ...shellTask(nul, ''), command: { shell: false, value: '/bin/echo', arguments: ['a\0b'], environment: {} } });
   t.match(await master.waitFor(nul, 'TASK_FAILED'), { reason: 'REASON_CONTAINER_LAUNCH_FAILED', source: 'SOURCE_AGENT' });
@@ -82,7 +82,7 @@ t.test('launches that cannot start fail with a reason and no process', async (t)
   agent.launch({ ...shellTask(same, 'exit 0'), command: { shell: true, value: 'exit 0', environment: {}, user: userInfo().username } });
   await master.waitFor(same, 'TASK_FINISHED');
 
-  const broken = startAgent(t);
+  const broken = await startAgent(t);
   writeFileSync(join(broken.dataDir, 'sandboxes'), 'not a directory');
   const id = newTaskId('nosandbox');
   broken.agent.launch(shellTask(id, 'exit 0'));
@@ -90,7 +90,7 @@ t.test('launches that cannot start fail with a reason and no process', async (t)
 });
 
 t.test('kill: TASK_KILLING then TASK_KILLED; SIGTERM is enough for a well-behaved task', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   const id = newTaskId('kill');
   agent.launch(shellTask(id, 'sleep 100'));
   await master.waitFor(id, 'TASK_RUNNING');
@@ -103,7 +103,7 @@ t.test('kill: TASK_KILLING then TASK_KILLED; SIGTERM is enough for a well-behave
 });
 
 t.test('a task that ignores SIGTERM is SIGKILLed after the grace period', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('stubborn');
   agent.launch(shellTask(id, "trap '' TERM; echo ready > ready; sleep 100"));
   await waitUntil('trap installed', () => existsSync(join(dataDir, 'sandboxes', id, 'ready')));
@@ -115,12 +115,12 @@ t.test('a task that ignores SIGTERM is SIGKILLed after the grace period', async 
 });
 
 t.test('a signal from outside is TASK_FAILED naming the signal, and the group goes with the leader', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('shot');
   const sandbox = join(dataDir, 'sandboxes', id);
   agent.launch(shellTask(id, 'echo $$ > leader.pid; sleep 300 & echo $! > bg.pid; wait'));
-  const leader = await pidFromFile(join(sandbox, 'leader.pid'));
-  const background = await pidFromFile(join(sandbox, 'bg.pid'));
+  const leader = await taskHostPid(id, join(sandbox, 'leader.pid'));
+  const background = await taskHostPid(id, join(sandbox, 'bg.pid'));
   t.ok(isAlive(background));
   process.kill(leader, 'SIGKILL');
   const failed = await master.waitFor(id, 'TASK_FAILED');
@@ -130,10 +130,10 @@ t.test('a signal from outside is TASK_FAILED naming the signal, and the group go
 });
 
 t.test('kill leaves no background grandchild alive', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('bg');
   agent.launch(shellTask(id, 'sleep 300 & echo $! > bg.pid; wait'));
-  const background = await pidFromFile(join(dataDir, 'sandboxes', id, 'bg.pid'));
+  const background = await taskHostPid(id, join(dataDir, 'sandboxes', id, 'bg.pid'));
   agent.kill(id, 0.3);
   await master.waitFor(id, 'TASK_KILLED');
   await waitUntil('background child to die', () => !isAlive(background));
@@ -141,17 +141,19 @@ t.test('kill leaves no background grandchild alive', async (t) => {
 });
 
 t.test('a task that exits leaves no background child behind', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const id = newTaskId('orphan');
-  agent.launch(shellTask(id, 'sleep 300 & echo $! > bg.pid'));
+  // The task waits for `go` so the test can find its child before it exits.
+  agent.launch(shellTask(id, 'sleep 300 & echo $! > bg.pid; while [ ! -e go ]; do sleep 0.02; done'));
+  const background = await taskHostPid(id, join(dataDir, 'sandboxes', id, 'bg.pid'));
+  writeFileSync(join(dataDir, 'sandboxes', id, 'go'), '');
   await master.waitFor(id, 'TASK_FINISHED');
-  const background = await pidFromFile(join(dataDir, 'sandboxes', id, 'bg.pid'));
   await waitUntil('background child to die', () => !isAlive(background));
   t.pass('child left running by the exited leader is gone');
 });
 
 t.test('unsafe task ids are refused without touching the file system', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   for (const id of ['', '../escape', 'a/b', '..', '.', 'nul\0byte', 'x'.repeat(256)]) {
     agent.launch(shellTask(id, 'echo hi > ../../pwned'));
     const failed = await master.waitFor(id, 'TASK_FAILED');
@@ -163,7 +165,7 @@ t.test('unsafe task ids are refused without touching the file system', async (t)
 });
 
 t.test('a duplicate launch fails without disturbing the running task', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   const id = newTaskId('dup');
   agent.launch(shellTask(id, 'sleep 100'));
   await master.waitFor(id, 'TASK_RUNNING');
@@ -176,7 +178,7 @@ t.test('a duplicate launch fails without disturbing the running task', async (t)
 });
 
 t.test('kill of an unknown task answers TASK_LOST without a uuid', async (t) => {
-  const { agent, master } = startAgent(t);
+  const { agent, master } = await startAgent(t);
   agent.kill('never-launched');
   const lost = await master.waitFor('never-launched', 'TASK_LOST');
   t.match(lost, { source: 'SOURCE_AGENT', reason: 'REASON_RECONCILIATION', agentId: 'agent-1' });
@@ -184,7 +186,7 @@ t.test('kill of an unknown task answers TASK_LOST without a uuid', async (t) => 
 });
 
 t.test('stop kills every live task, stubborn ones after their grace, and refuses new launches', async (t) => {
-  const { agent, master, dataDir } = startAgent(t, { killGraceSeconds: 0.3 });
+  const { agent, master, dataDir } = await startAgent(t, { killGraceSeconds: 0.3 });
   await agent.start();
   const ids = [newTaskId('s'), newTaskId('s'), newTaskId('s')];
   agent.launch(shellTask(ids[0]!, 'sleep 100'));
@@ -200,7 +202,7 @@ t.test('stop kills every live task, stubborn ones after their grace, and refuses
 });
 
 t.test('a big launch is spawned in batches; a task killed before its turn never runs', async (t) => {
-  const { agent, master, dataDir } = startAgent(t);
+  const { agent, master, dataDir } = await startAgent(t);
   const ids = Array.from({ length: 70 }, (_, i) => newTaskId(`batch${i}`));
   for (const id of ids) agent.launch(shellTask(id, 'sleep 30'));
   const last = ids[ids.length - 1]!;

@@ -44,12 +44,12 @@ t.test('task ids must be one safe path component', async (t) => {
   t.throws(() => sandboxDir('/d', '../etc'), { code: 'INVALID_REQUEST' });
 });
 
-t.test('logReadStart: negative counts from the end, past the end clamps to the size', async (t) => {
+t.test('logReadStart: negative counts from the end, past the end (a rotated log) starts over at 0', async (t) => {
   const table: Array<[number, number, number]> = [
     [0, 10, 0],
     [4, 10, 4],
     [10, 10, 10],
-    [11, 10, 10],
+    [11, 10, 0],
     [-1, 10, 9],
     [-10, 10, 0],
     [-11, 10, 0],

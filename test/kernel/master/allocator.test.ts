@@ -142,7 +142,7 @@ t.test('dominantShare is the largest scalar fraction', async (t) => {
 const agent = (id: string, available: Resources) => ({ id, available });
 const fw = (id: string, more: Partial<AllocatorFramework> = {}): AllocatorFramework => ({
   id,
-  weight: 1,
+  role: '*',
   allocated: res(0, 0),
   suppressed: false,
   refusals: new Map(),
@@ -150,8 +150,9 @@ const fw = (id: string, more: Partial<AllocatorFramework> = {}): AllocatorFramew
 });
 const NOW = 1_000_000;
 const TOTAL = res(8, 8192, 0);
+const ROLES = { w2: { weight: 2 }, w0: { weight: 0 } };
 const plan = (agents: AllocationInput['agents'], frameworks: AllocationInput['frameworks'], total = TOTAL) =>
-  allocateOffers({ now: NOW, total, agents, frameworks }).map((p) => `${p.agentId}->${p.frameworkId}`);
+  allocateOffers({ now: NOW, total, agents, frameworks, roles: ROLES }).map((p) => `${p.agentId}->${p.frameworkId}`);
 
 t.test('allocateOffers: DRF, refusals, suppression, determinism', async (t) => {
   const a1 = agent('a1', res(4, 4096));
@@ -163,8 +164,10 @@ t.test('allocateOffers: DRF, refusals, suppression, determinism', async (t) => {
     ['the framework holding less goes first', [a1], [fw('f1', { allocated: res(2, 512) }), fw('f2', { allocated: res(1, 4096) })], ['a1->f1']],
     ['dominant share, not the sum, decides', [a1], [fw('f1', { allocated: res(3, 0) }), fw('f2', { allocated: res(2, 3000) })], ['a1->f2']],
     ['a tie goes to the lower id', [a1], [fw('fb'), fw('fa')], ['a1->fa']],
-    ['weight 2 may hold twice the share', [a1], [fw('f1', { allocated: res(3, 0), weight: 2 }), fw('f2', { allocated: res(2, 0) })], ['a1->f1']],
-    ['a weight of 0 counts as 1', [a1], [fw('f1', { allocated: res(3, 0), weight: 0 }), fw('f2', { allocated: res(2, 0) })], ['a1->f2']],
+    ['ids compare by code unit, not locale', [a1], [fw('fa'), fw('fB')], ['a1->fB']],
+    ['a role of weight 2 may hold twice the share', [a1], [fw('f1', { allocated: res(3, 0), role: 'w2' }), fw('f2', { allocated: res(2, 0) })], ['a1->f1']],
+    ['a role weight of 0 counts as 1', [a1], [fw('f1', { allocated: res(3, 0), role: 'w0' }), fw('f2', { allocated: res(2, 0) })], ['a1->f2']],
+    ['an empty role is the default role', [a1], [fw('f1', { allocated: res(3, 0), role: '' }), fw('f2', { allocated: res(2, 0), role: '*' })], ['a1->f2']],
     ['each agent goes to the framework lowest at that point of the cycle', [a1, a2], [fw('f1'), fw('f2')], ['a1->f1', 'a2->f2']],
     ['agents are visited in id order whatever the input order', [a2, a1], [fw('f1'), fw('f2')], ['a1->f1', 'a2->f2']],
     ['an agent with nothing worth offering is skipped', [agent('a1', res(0.001, 4096)), a2], [fw('f1')], ['a2->f1']],

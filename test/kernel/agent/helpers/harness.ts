@@ -1,7 +1,7 @@
 // Test harness for the agent: a master that records what the agent tells it, an agent in a
 // temporary data dir that is stopped and removed after the test (also when it fails), and
 // bounded waits for statuses and process deaths.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock, systemClock, type Clock } from '../../../../src/shared/clock';
@@ -9,6 +9,7 @@ import { silentLogger } from '../../../../src/shared/logger';
 import type { AgentLink, MasterLink } from '../../../../src/kernel/agent-link';
 import type { AgentInfo, CommandInfo, TaskInfo, TaskState, TaskStatus } from '../../../../src/kernel/types';
 import { Agent, type AgentOptions } from '../../../../src/kernel/agent';
+import { selectIsolator, type IsolationChoice, type Isolator } from '../../../../src/kernel/agent/isolation';
 
 /** Default bound of every wait, in milliseconds: generous, only reached when something is broken. */
 export const WAIT_MS = 15_000;
@@ -73,10 +74,41 @@ interface TeardownHost {
   teardown(fn: () => unknown): void;
 }
 
-export function startAgent(t: TeardownHost, opts: Partial<AgentOptions> = {}): Harness {
-  const dataDir = mkdtempSync(join(tmpdir(), 'corral-agent-'));
+let cgroupSeq = 0;
+/** A cgroup parent name no other test (file) uses. */
+export function newCgroupParent(): string {
+  return `corral-test-${process.pid}-${++cgroupSeq}`;
+}
+
+/**
+ * A real isolator (cgroup v1 on this machine) whose task cgroups live under a parent of their own,
+ * so parallel test files never see, or clean up, each other's containers. Removed at teardown
+ * (teardowns run last-registered first, so after the agents this isolator serves have stopped).
+ */
+export async function testIsolator(t: TeardownHost, force: IsolationChoice = 'auto', parent = newCgroupParent()): Promise<Isolator> {
+  const isolator = await selectIsolator({ force, parent, logger: silentLogger() });
+  t.teardown(() => removeCgroupParent(isolator));
+  return isolator;
+}
+
+/** Removes the (empty) parent cgroups of a test isolator, children first. */
+export function removeCgroupParent(isolator: Isolator): void {
+  const dirs = 'parentDirs' in isolator && typeof isolator.parentDirs === 'function' ? (isolator.parentDirs() as string[]) : [];
+  for (const dir of dirs) {
+    try {
+      for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
+      rmdirSync(dir);
+    } catch {
+      // Already gone, or never created in this hierarchy.
+    }
+  }
+}
+
+export async function startAgent(t: TeardownHost, opts: Partial<AgentOptions> & { dataDir?: string } = {}): Promise<Harness> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'corral-agent-'));
   const master = new RecordingMaster();
   const clock = opts.clock ?? systemClock;
+  const isolator = opts.isolator ?? (await testIsolator(t));
   const agent = new Agent({
     id: 'agent-1',
     hostname: 'node-a.test',
@@ -90,6 +122,7 @@ export function startAgent(t: TeardownHost, opts: Partial<AgentOptions> = {}): H
     master,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     ...opts,
+    isolator,
   });
   t.teardown(async () => {
     const stopped = agent.stop();
@@ -150,6 +183,46 @@ export async function waitUntil(what: string, predicate: () => boolean, ms = WAI
   }
 }
 
+/**
+ * The pid, as this test sees it, of the process a task knows as `innerPid` (tasks of a root agent
+ * run in their own PID namespace, where `$$` and `$!` mean something else). Found by the NSpid line
+ * of /proc/<pid>/status and the task's CORRAL_TASK_ID in its environment; undefined when gone.
+ */
+export function hostPid(taskId: string, innerPid: number): number | undefined {
+  if (process.getuid?.() !== 0) return innerPid;
+  for (const pid of taskPids(taskId)) {
+    const nspid = procField(pid, 'NSpid')?.split(/\s+/);
+    if (nspid && nspid.length > 1 && Number(nspid[nspid.length - 1]) === innerPid) return pid;
+  }
+  return undefined;
+}
+
+/** Live (non-zombie) processes carrying the task's CORRAL_TASK_ID, supervisors excluded. */
+export function taskPids(taskId: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`CORRAL_TASK_ID=${taskId}`)) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('corral-supervisor')) continue;
+    } catch {
+      continue;
+    }
+    if (isAlive(pid)) found.push(pid);
+  }
+  return found;
+}
+
+function procField(pid: number, field: string): string | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    return line?.slice(field.length + 1).trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** A pid a task wrote to a file in its sandbox (e.g. `echo $! > bg.pid`). */
 export async function pidFromFile(path: string): Promise<number> {
   let text = '';
@@ -162,4 +235,12 @@ export async function pidFromFile(path: string): Promise<number> {
     return text.endsWith('\n');
   });
   return Number(text.trim());
+}
+
+/** The host pid of a process whose (namespace) pid a task wrote to `path`, waiting for both. */
+export async function taskHostPid(taskId: string, path: string): Promise<number> {
+  const inner = await pidFromFile(path);
+  let pid: number | undefined;
+  await waitUntil(`host pid of ${taskId}'s pid ${inner}`, () => (pid = hostPid(taskId, inner)) !== undefined);
+  return pid!;
 }

@@ -1,0 +1,24 @@
+// What every TaskRun shares with its agent: the isolator, the checkpoints, the clock.
+import type { Clock } from '../../shared/clock';
+import type { Logger } from '../../shared/logger';
+import type { CheckpointStore } from './checkpoint';
+import type { FetchCache } from './fetch-cache';
+import type { Isolator } from './isolation/types';
+import type { SupervisorWatch } from './supervisor';
+
+export interface RunContext {
+  isolator: Isolator;
+  checkpoints: CheckpointStore;
+  clock: Clock;
+  logger: Logger;
+  /** Run each task in its own PID namespace (the agent is root and unshare works). */
+  pidNamespace: boolean;
+  /** Default SIGTERM-to-SIGKILL grace, in seconds. */
+  killGraceSeconds: number;
+  /** Polls supervisors adopted from an earlier agent run. */
+  watch: SupervisorWatch;
+  /** The agent's fetch cache, created on first use. */
+  fetchCache(): FetchCache;
+}
+
+export type { StatusFields } from './task-status';

@@ -1,0 +1,146 @@
+// The per-task supervisor against real processes: how it records exit statuses, that the task has
+// a session of its own, that killing the task never takes the supervisor with it, what the
+// supervisor costs in memory, and — through the agent — that tasks run as an unprivileged user in a
+// private sandbox and, with root, in a PID namespace where they see only themselves.
+import t from 'tap';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launcherArgv, startSupervisor, taskSideScript } from '../../../src/kernel/agent/supervisor';
+import { isAlive, newTaskId, shellTask, startAgent } from './helpers/harness';
+
+const root = process.getuid?.() === 0;
+
+interface Started {
+  supervisor: number;
+  taskPid: Promise<number>;
+  running: Promise<void>;
+  exited: Promise<void>;
+  meta: string;
+}
+
+/** Starts a supervisor for `/bin/sh -c script` in a fresh directory (removed at teardown). */
+function supervise(t: { teardown(fn: () => unknown): void }, script: string, pidNamespace = false): Started {
+  const meta = mkdtempSync(join(tmpdir(), 'corral-supervisor-'));
+  t.teardown(() => rmSync(meta, { recursive: true, force: true }));
+  const out = openSync(join(meta, 'stdout'), 'a');
+  const err = openSync(join(meta, 'stderr'), 'a');
+  let onPid: (pid: number) => void = () => {};
+  let onRunning: () => void = () => {};
+  let onExit: () => void = () => {};
+  const taskPid = new Promise<number>((resolve) => (onPid = resolve));
+  const running = new Promise<void>((resolve) => (onRunning = resolve));
+  const exited = new Promise<void>((resolve) => (onExit = resolve));
+  const handle = startSupervisor(
+    { metaDir: meta, taskScript: taskSideScript('', pidNamespace), launcher: launcherArgv({ argv: ['/bin/sh', '-c', script], pidNamespace }), cwd: meta, env: { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` }, stdoutFd: out, stderrFd: err },
+    { onTaskPid: (pid) => onPid(pid), onRunning: () => onRunning(), onExit: () => onExit() },
+  );
+  closeSync(out);
+  closeSync(err);
+  t.teardown(async () => {
+    // Nothing of it may outlive the test, whatever happened.
+    for (const pid of [handle.pid]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    try {
+      process.kill(-(await Promise.race([taskPid, Promise.resolve(0)])), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return { supervisor: handle.pid, taskPid, running, exited, meta };
+}
+
+const exitStatus = (meta: string) => readFileSync(join(meta, 'exit_status'), 'utf8');
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, …]. */
+function stat(pid: number): string[] {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+t.test('exit codes 0 and 3 and a signal are recorded in exit_status', async (t) => {
+  for (const [script, want] of [
+    ['exit 0', '0\n'],
+    ['exit 3', '3\n'],
+    ['kill -KILL $$', '137\n'],
+  ] as const) {
+    for (const ns of root ? [false, true] : [false]) {
+      const s = supervise(t, script, ns);
+      await s.exited;
+      t.equal(exitStatus(s.meta), want, `${script}${ns ? ' (PID namespace)' : ''}`);
+      t.equal(readFileSync(join(s.meta, 'task.pid'), 'utf8'), `${await s.taskPid}\n`, 'task.pid holds the pid the agent was told');
+    }
+  }
+});
+
+t.test('the task leads a session of its own; killing it leaves the supervisor to record how it ended', async (t) => {
+  const s = supervise(t, 'sleep 60', root);
+  const taskPid = await s.taskPid;
+  await s.running;
+  const [, , pgrp, session] = stat(taskPid);
+  t.equal(Number(session), taskPid, 'the task is a session leader');
+  t.equal(Number(pgrp), taskPid, 'and leads its process group');
+  t.not(stat(s.supervisor)[3], session, 'the supervisor is in another session');
+  process.kill(-taskPid, 'SIGKILL');
+  await s.exited;
+  t.equal(exitStatus(s.meta), '137\n', 'SIGKILL recorded as 128 + 9');
+  t.notOk(isAlive(s.supervisor));
+});
+
+t.test('the supervisor costs one small sh process (RSS and PSS)', async (t) => {
+  const s = supervise(t, 'sleep 60', root);
+  await s.running;
+  const status = readFileSync(`/proc/${s.supervisor}/status`, 'utf8');
+  const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
+  const rollup = readFileSync(`/proc/${s.supervisor}/smaps_rollup`, 'utf8');
+  const rss = kb(status, 'VmRSS');
+  const pss = kb(rollup, 'Pss');
+  const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
+  t.comment(`supervisor per task: RSS ${rss} kB, PSS ${pss} kB, private ${priv} kB`);
+  t.ok(rss < 2048, `RSS under 2 MB (${rss} kB)`);
+  t.ok(pss < rss, `PSS below RSS (${pss} kB): most of it is shared with every other sh`);
+  process.kill(-(await s.taskPid), 'SIGKILL');
+  await s.exited;
+});
+
+t.test('a task runs as nobody in a private sandbox and, with root, sees only its own processes', { skip: !root && 'needs root' }, async (t) => {
+  const { agent, master, dataDir } = await startAgent(t);
+  // Reachable by any user, so what keeps others out is the sandbox's own mode.
+  chmodSync(dataDir, 0o711);
+  const neighbour = newTaskId('neighbour');
+  // command.user picks the user: the neighbour runs as `daemon`.
+  agent.launch({ ...shellTask(neighbour, ''), command: { shell: true, value: 'id -un > who; echo secret > secret; sleep 60', environment: {}, user: 'daemon' } });
+  await master.waitFor(neighbour, 'TASK_RUNNING');
+  const id = newTaskId('whoami');
+  const other = join(dataDir, 'sandboxes', neighbour);
+  agent.launch(
+    shellTask(id, `id -un; echo $USER; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '; echo; tr '\\0' ' ' < /proc/1/cmdline; echo; cat ${other}/secret 2>&1 || echo denied`),
+  );
+  await master.waitFor(id, 'TASK_FINISHED');
+  const sandbox = join(dataDir, 'sandboxes', id);
+  const [who, user, procs, init, secret] = readFileSync(join(sandbox, 'stdout'), 'utf8').split('\n');
+  t.equal(who, 'nobody');
+  t.equal(user, 'nobody', 'USER names the task user');
+  const pids = procs!.trim().split(' ').map(Number);
+  t.ok(pids.length <= 6 && pids[0] === 1, `only its own processes are visible: ${procs}`);
+  t.match(init, /^\/bin\/sh -c .* corral-init /, 'pid 1 is the namespace init');
+  t.match(secret, /Permission denied/, 'another task\'s sandbox is closed to it');
+  t.equal(readFileSync(join(other, 'who'), 'utf8'), 'daemon\n');
+  t.equal(statSync(other).uid, 1, "the neighbour's sandbox belongs to daemon");
+  for (const path of [sandbox, join(sandbox, 'stdout')]) {
+    const st = statSync(path);
+    t.equal(st.uid, 65534, `${path} belongs to nobody`);
+  }
+  t.equal(statSync(sandbox).mode & 0o777, 0o750, 'sandbox is 0750');
+  t.equal(statSync(join(sandbox, 'stdout')).mode & 0o777, 0o640, 'logs are 0640');
+});
+
+t.test('nothing a framework chooses is run as shell code: task ids, arguments and environment stay data', async (t) => {
+  const { agent, master, dataDir } = await startAgent(t);
+  const id = `q'"$(touch PWNED)\`touch PWNED2\`;x`;
+  const args = ["it's", '$(touch PWNED3)', '`touch PWNED4`', '"; touch PWNED5; "', 'a  b'];
+  agent.launch({ ...shellTask(id, ''), command: { shell: false, value: '/bin/echo', arguments: args, environment: { X: '$(touch PWNED6)' } } });
+  await master.waitFor(id, 'TASK_FINISHED');
+  t.equal(readFileSync(join(dataDir, 'sandboxes', id, 'stdout'), 'utf8'), `${args.join(' ')}\n`, 'the arguments arrive verbatim');
+  const everywhere = [join(dataDir, 'sandboxes', id), dataDir, process.cwd(), join(dataDir, 'meta', 'tasks', id)];
+  for (const dir of everywhere) for (let n = 1; n <= 6; n++) t.notOk(existsSync(join(dir, `PWNED${n === 1 ? '' : n}`)), `no PWNED${n} in ${dir}`);
+});

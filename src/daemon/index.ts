@@ -78,7 +78,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     const store: Store = deps.store ?? (await openStore(dataDir));
     stops.push(() => store.close());
 
-    const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs });
+    const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs, roles: config.frameworkRoles });
     master.start();
     stops.push(() => master.stop());
 

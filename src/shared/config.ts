@@ -43,6 +43,8 @@ export interface DaemonConfig {
   logKeepFiles: number;
   /** Bytes the agent's fetch cache may hold. */
   fetchCacheBytes: number;
+  /** Allocator roles: DRF weight and quota limit per framework role (none: every role weight 1, no limit). */
+  frameworkRoles: Readonly<Record<string, FrameworkRoleSettings>>;
 }
 
 export const ISOLATION_SETTINGS = ['auto', 'cgroup2', 'cgroup1', 'posix'] as const;
@@ -89,6 +91,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'taskPidsLimit', env: 'CORRAL_TASK_PIDS_LIMIT', doc: 'processes per task', parse: int('task pids limit', 1, 4_194_304) },
   { key: 'logMaxBytes', env: 'CORRAL_LOG_MAX_BYTES', doc: 'task log rotation size (bytes)', parse: int('log max bytes', 1024, Number.MAX_SAFE_INTEGER) },
   { key: 'logKeepFiles', env: 'CORRAL_LOG_KEEP_FILES', doc: 'rotated task logs kept', parse: int('log keep files', 0, 1000) },
+  { key: 'frameworkRoles', env: 'CORRAL_FRAMEWORK_ROLES', doc: 'allocator roles: JSON {"role": {"weight": 2, "quota": {"cpus": 4, "mem": 8192}}}', parse: parseFrameworkRoles },
   { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
 ];
 
@@ -123,6 +126,7 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     logMaxBytes: 10 * 1024 * 1024,
     logKeepFiles: 5,
     fetchCacheBytes: 2 * 1024 ** 3,
+    frameworkRoles: {},
   };
 }
 
@@ -172,7 +176,7 @@ function readConfigFile(path: string, required: boolean): Record<string, string 
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(parsed)) {
     if (!known.has(k)) throw errors.config(`config file ${path}: unknown setting '${k}' (known: ${[...known].join(', ')})`);
-    out[k] = Array.isArray(v) ? v.join(',') : String(v);
+    out[k] = Array.isArray(v) ? v.join(',') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
   }
   return out;
 }
@@ -197,6 +201,43 @@ function parseRoles(raw: string): Role[] {
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (!(ROLES as readonly string[]).includes(n)) throw errors.config(`unknown role '${n}' (known: ${ROLES.join(', ')})`);
   return [...new Set(names)] as Role[];
+}
+
+export interface FrameworkRoleSettings {
+  /** Relative share of the cluster against other roles (DRF weight), default 1. */
+  weight?: number;
+  /** Upper limit on what the role's frameworks may hold (cpus in cores, mem/disk in MiB). */
+  quota?: { cpus?: number; mem?: number; disk?: number };
+}
+
+function parseFrameworkRoles(raw: string): Record<string, FrameworkRoleSettings> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw errors.config(`framework roles must be a JSON object: ${(err as Error).message}`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(parsed)) throw errors.config('framework roles must be a JSON object of role name to {weight, quota}');
+  const out: Record<string, FrameworkRoleSettings> = {};
+  for (const [role, settings] of Object.entries(parsed)) {
+    if (!/^[A-Za-z0-9_.*-]{1,64}$/.test(role)) throw errors.config(`framework role name '${role}' must be 1-64 of A-Z a-z 0-9 _ . - *`);
+    if (!isObject(settings)) throw errors.config(`framework role '${role}' must be an object {weight, quota}`);
+    const { weight, quota, ...unknown } = settings;
+    if (Object.keys(unknown).length > 0) throw errors.config(`framework role '${role}': unknown setting '${Object.keys(unknown)[0]}'`);
+    if (weight !== undefined && (typeof weight !== 'number' || !(weight > 0))) throw errors.config(`framework role '${role}': weight must be a positive number`);
+    const q: FrameworkRoleSettings['quota'] = {};
+    if (quota !== undefined) {
+      if (!isObject(quota)) throw errors.config(`framework role '${role}': quota must be an object {cpus, mem, disk}`);
+      for (const [k, v] of Object.entries(quota)) {
+        if (k !== 'cpus' && k !== 'mem' && k !== 'disk') throw errors.config(`framework role '${role}': unknown quota resource '${k}'`);
+        if (typeof v !== 'number' || !(v >= 0)) throw errors.config(`framework role '${role}': quota ${k} must be a number >= 0`);
+        q[k] = v;
+      }
+    }
+    out[role] = { ...(weight !== undefined ? { weight } : {}), ...(quota !== undefined ? { quota: q } : {}) };
+  }
+  return out;
 }
 
 function parseLogLevel(raw: string): string {

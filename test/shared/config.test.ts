@@ -57,3 +57,20 @@ t.test('tasks inherit only a safe part of the environment', async (t) => {
   t.same(env, { PATH: '/bin', HOME: '/root' });
   t.ok(taskBaseEnv({}).PATH, 'a default PATH');
 });
+
+t.test('framework roles: weights and quota limits from the config file or CORRAL_FRAMEWORK_ROLES', async (t) => {
+  writeFileSync(join(dir, 'roles.json'), JSON.stringify({ frameworkRoles: { web: { weight: 3, quota: { cpus: 4 } }, batch: {} } }));
+  const fromFile = loadDaemonConfig({ flags: { config: join(dir, 'roles.json') }, roleFlags: [], env: {}, installed: false });
+  t.same(fromFile.frameworkRoles, { web: { weight: 3, quota: { cpus: 4 } }, batch: {} });
+  const fromEnv = loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_FRAMEWORK_ROLES: '{"ml": {"weight": 0.5}}' }, installed: false });
+  t.same(fromEnv.frameworkRoles, { ml: { weight: 0.5 } });
+  for (const [bad, message] of [
+    ['[1]', /JSON object/],
+    ['{"web": {"weight": -1}}', /weight must be a positive number/],
+    ['{"web": {"quota": {"gpus": 1}}}', /unknown quota resource 'gpus'/],
+    ['{"web": {"share": 1}}', /unknown setting 'share'/],
+    ['{"we b": {}}', /role name/],
+  ] as const) {
+    t.throws(() => loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_FRAMEWORK_ROLES: bad }, installed: false }), { code: 'CONFIG_INVALID', message }, bad);
+  }
+});

@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentLink, LogStream } from '../kernel/agent-link';
 import type { AgentView, Master } from '../kernel/master/master';
 import type { TaskView } from '../kernel/master/task-record';
-import { isTerminal, type PortRange } from '../kernel/types';
+import { isTerminal } from '../kernel/types';
 import type { Clock } from '../shared/clock';
 import { CorralError, errors } from '../shared/errors';
-import { appIdOfTaskId } from '../shared/ids';
+import { iso, nativeTaskJson } from './task-json';
 
 export interface NativeRoutesOptions {
   master: Master;
@@ -27,30 +27,10 @@ export interface NativeRoutesOptions {
 /** Largest single read of a log file (bytes); clients continue from X-Corral-Log-Offset. */
 const MAX_LOG_READ = 4 * 1024 * 1024;
 
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-const expandPorts = (ranges: readonly PortRange[]) => ranges.flatMap((r) => Array.from({ length: r.end - r.begin + 1 }, (_, i) => r.begin + i));
 
 export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutesOptions): void {
   const { master } = opts;
-  const taskJson = (t: TaskView) => ({
-    id: t.id,
-    name: t.name,
-    appId: t.frameworkId === opts.initFrameworkId() ? appIdOfTaskId(t.id) ?? null : null,
-    frameworkId: t.frameworkId,
-    agentId: t.agentId,
-    host: t.host,
-    state: t.state,
-    reason: t.reason ?? null,
-    message: t.message ?? null,
-    exitCode: t.exitCode ?? null,
-    healthy: t.healthy ?? null,
-    ports: expandPorts(t.resources.ports),
-    resources: { cpus: t.resources.cpus, mem: t.resources.mem, disk: t.resources.disk },
-    labels: t.labels,
-    stagedAt: iso(t.stagedAt),
-    startedAt: iso(t.startedAt),
-    updatedAt: iso(t.updatedAt),
-  });
+  const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
   const nodeJson = (a: AgentView) => ({
     id: a.id,
     hostname: a.hostname,

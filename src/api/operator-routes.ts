@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Master } from '../kernel/master/master';
 import type { TaskView } from '../kernel/master/task-record';
 import { OPERATOR_EVENT_TYPES, type FrameworkView, type OperatorEvent } from '../kernel/sdk/operator';
-import type { AgentInfo, PortRange } from '../kernel/types';
+import type { AgentInfo } from '../kernel/types';
 import type { Clock } from '../shared/clock';
 import { CorralError } from '../shared/errors';
-import { appIdOfTaskId } from '../shared/ids';
+import { iso, nativeTaskJson } from './task-json';
 
 export interface OperatorRoutesOptions {
   master: Master;
@@ -23,33 +23,12 @@ export interface OperatorRoutesOptions {
 /** An event-stream reader that falls this many bytes behind is cut off (it may reconnect). */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-const expandPorts = (ranges: readonly PortRange[]) => ranges.flatMap((r) => Array.from({ length: r.end - r.begin + 1 }, (_, i) => r.begin + i));
 
 export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRoutesOptions): void {
   const { master } = opts;
   const heartbeatMs = (opts.heartbeatIntervalSeconds ?? 15) * 1000;
 
-  // The same task shape as GET /api/v1/tasks.
-  const taskJson = (t: TaskView) => ({
-    id: t.id,
-    name: t.name,
-    appId: t.frameworkId === opts.initFrameworkId() ? appIdOfTaskId(t.id) ?? null : null,
-    frameworkId: t.frameworkId,
-    agentId: t.agentId,
-    host: t.host,
-    state: t.state,
-    reason: t.reason ?? null,
-    message: t.message ?? null,
-    exitCode: t.exitCode ?? null,
-    healthy: t.healthy ?? null,
-    ports: expandPorts(t.resources.ports),
-    resources: { cpus: t.resources.cpus, mem: t.resources.mem, disk: t.resources.disk },
-    labels: t.labels,
-    stagedAt: iso(t.stagedAt),
-    startedAt: iso(t.startedAt),
-    updatedAt: iso(t.updatedAt),
-  });
+    const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
   const agentJson = (a: AgentInfo) => ({
     id: a.id,
     hostname: a.hostname,

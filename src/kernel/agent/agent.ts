@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/logger';
 import type { AgentLink, ContainerStats, LogChunk, LogStream, MasterLink, TaskStatistics } from '../agent-link';
 import { isTerminal, type Resources, type TaskInfo, type TaskStatus } from '../types';
 import { BatchQueue } from './batch-queue';
-import { CheckpointStore, runState } from './checkpoint';
+import { CheckpointStore, runState, type TaskCheckpoint } from './checkpoint';
 import { commandArgv, taskEnvironment } from './executor';
 import { FetchCache } from './fetch-cache';
 import type { Isolator } from './isolation/types';
@@ -24,7 +24,7 @@ import { SupervisorWatch } from './supervisor';
 import { containerLimits, launchRefusal, newStatus, runningStatistics, unknownTaskAnswer, withoutUuid, type StatusFields } from './task-status';
 import { TaskRun } from './task-run';
 import { UserResolver, type TaskUser } from './users';
-import { DEFAULT_AGENT_TUNING, type AgentTuning } from './tuning';
+import { tuningOf, type AgentTuning } from './tuning';
 
 export interface AgentOptions extends Partial<AgentTuning> {
   id: string;
@@ -86,7 +86,7 @@ export class Agent implements AgentLink {
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ agentId: opts.id });
-    this.tuning = { ...DEFAULT_AGENT_TUNING, ...definedOnly(opts) };
+    this.tuning = tuningOf(opts);
     this.checkpoints = new CheckpointStore(opts.dataDir);
     this.users = new UserResolver(this.tuning.taskUser);
     this.outbox = new StatusOutbox(opts.clock, this.tuning.statusRetryMs, (s) => this.deliver(s), {
@@ -107,13 +107,21 @@ export class Agent implements AgentLink {
     this.rotator = new LogRotator(opts.clock, this.tuning.logCheckIntervalMs, { maxBytes, keep }, () => this.liveLogs(), this.log);
   }
 
-  /** Recovers the tasks of earlier runs (re-adopts, reports, cleans up), then registers with the master. */
+  /**
+   * Recovers the tasks of earlier runs (re-adopts, reports, cleans up), then registers with the
+   * master. Updates recovered or decided meanwhile are held until the master knows this agent.
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const report = await recoverTasks(this.recoveryHost());
+    this.outbox.hold();
+    const report = await recoverTasks(this.recoveryHost()).catch((err: unknown) => {
+      this.outbox.release();
+      throw err;
+    });
     const { id, hostname, resources, attributes, version, clock } = this.opts;
     this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name }, this);
+    this.outbox.release();
     this.rotator.start();
     this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, ...report }, 'agent registered with the master');
   }
@@ -139,8 +147,7 @@ export class Agent implements AgentLink {
       this.outbox.post(this.status(task, { state: 'TASK_FAILED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: verdict }), false);
       return;
     }
-    const saved = { ...verdict, task, sandbox: sandboxDir(this.opts.dataDir, task.taskId), limits: containerLimits(task.resources, this.opts.resources, this.tuning.taskPidsLimit) };
-    const record = this.track(new TaskRun(this.ctx, saved, this.environment(task, verdict.user.name, verdict.switchUser), (f) => this.update(record, f)));
+    const record = this.track({ ...verdict, task, sandbox: sandboxDir(this.opts.dataDir, task.taskId), limits: containerLimits(task.resources, this.opts.resources, this.tuning.taskPidsLimit) });
     this.rotator.start();
     this.stageQueue.push(record);
   }
@@ -192,10 +199,10 @@ export class Agent implements AgentLink {
   }
 
   async taskStats(taskId: string): Promise<ContainerStats> {
-    const record = this.records.get(taskId);
-    if (!record && !this.completed.has(taskId)) throw errors.taskNotFound(taskId);
-    if (!record?.run.container || record.run.phase !== 'spawned') throw new CorralError('TASK_NOT_FOUND', `Task '${taskId}' is not running, so it has no statistics`);
-    return record.run.stats();
+    const run = this.records.get(taskId)?.run;
+    if (!run && !this.completed.has(taskId)) throw errors.taskNotFound(taskId);
+    if (!run?.container || run.phase !== 'spawned') throw new CorralError('TASK_NOT_FOUND', `Task '${taskId}' is not running, so it has no statistics`);
+    return run.stats();
   }
 
   /** Mesos's /monitor/statistics: one entry per running task. */
@@ -212,11 +219,14 @@ export class Agent implements AgentLink {
     return 'refusal' in choice ? choice.refusal : choice;
   }
 
-  private track(run: TaskRun, latest?: TaskStatus): TaskRecord {
+  /** Tracks a task (new, or recovered with its latest status) with the run that does its work. */
+  private track(saved: TaskCheckpoint, latest?: TaskStatus): TaskRecord {
     let markEnded = (): void => {};
     const ended = new Promise<void>((resolve) => (markEnded = resolve));
-    const task = run.task;
-    const record: TaskRecord = { task, sandbox: run.saved.sandbox, run, latest: latest ?? withoutUuid(this.status(task, { state: 'TASK_STAGING', source: 'SOURCE_AGENT' })), ended, markEnded };
+    const { task, sandbox, user, switchUser } = saved;
+    const env = taskEnvironment({ base: this.opts.env, command: task.command, taskId: task.taskId, sandbox, hostname: this.opts.hostname, ...(switchUser ? { user: user.name } : {}) });
+    const run = new TaskRun(this.ctx, saved, env, (f) => this.update(record, f));
+    const record: TaskRecord = { task, sandbox, run, latest: latest ?? withoutUuid(this.status(task, { state: 'TASK_STAGING', source: 'SOURCE_AGENT' })), ended, markEnded };
     if (isTerminal(record.latest.state)) markEnded();
     // A relaunch of an ended task id starts afresh in the same sandbox (logs are appended).
     this.completed.delete(task.taskId);
@@ -230,9 +240,8 @@ export class Agent implements AgentLink {
       isolator: this.opts.isolator,
       logger: this.log,
       restore: (saved, latest) => {
-        const env = this.environment(saved.task, saved.user.name, saved.switchUser);
-        const record: TaskRecord = this.track(new TaskRun(this.ctx, saved, env, (f) => this.update(record, f)), latest);
-        if (latest.uuid !== undefined) record.terminalUuid = isTerminal(latest.state) ? latest.uuid : undefined;
+        const record = this.track(saved, latest);
+        if (isTerminal(latest.state)) record.terminalUuid = latest.uuid;
         return record.run;
       },
       resend: (pending) => this.outbox.restore(pending),
@@ -274,11 +283,6 @@ export class Agent implements AgentLink {
     return newStatus(task, fields, this.opts.id, this.opts.clock.now());
   }
 
-  private environment(task: TaskInfo, user: string, switchUser: boolean): Record<string, string> {
-    const sandbox = sandboxDir(this.opts.dataDir, task.taskId);
-    return taskEnvironment({ base: this.opts.env, command: task.command, taskId: task.taskId, sandbox, hostname: this.opts.hostname, ...(switchUser ? { user } : {}) });
-  }
-
   private liveLogs(): Array<{ taskId: string; dir: string; owner: TaskRun['owner'] }> {
     // Every live task, also those still starting: an empty list stops the rotator's timer.
     return [...this.records.values()].filter((r) => !isTerminal(r.latest.state)).map((r) => ({ taskId: r.task.taskId, dir: r.sandbox, owner: r.run.owner }));
@@ -292,8 +296,4 @@ export class Agent implements AgentLink {
       this.log.warn({ event: 'agent_status_undelivered', taskId: status.taskId, state: status.state, err }, 'status update not delivered');
     }
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -94,7 +94,8 @@ export class CheckpointStore {
     const dir = this.dir(taskId);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeAtomically(join(dir, 'task.json'), JSON.stringify(saved));
+    // Written in place: until it is complete no supervisor exists, so recovery may drop a torn one.
+    writeFileSync(join(dir, 'task.json'), JSON.stringify(saved), { mode: 0o600 });
     this.appended.set(taskId, 0);
   }
 

@@ -44,6 +44,9 @@ export interface SandboxFiles {
   stderrFd: number;
 }
 
+/** `sandboxes/` directories already created (and opened to task users) by this process. */
+const preparedParents = new Set<string>();
+
 /** Owner of a sandbox and its files; undefined leaves them to the agent's user. */
 export type SandboxOwner = { uid: number; gid: number } | undefined;
 
@@ -53,9 +56,18 @@ export type SandboxOwner = { uid: number; gid: number } | undefined;
  */
 export function createSandbox(dir: string, owner: SandboxOwner): void {
   const parent = join(dir, '..');
-  mkdirSync(parent, { recursive: true });
-  if (owner) chmodSync(parent, 0o711);
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  if (!preparedParents.has(parent)) {
+    mkdirSync(parent, { recursive: true });
+    if (owner) chmodSync(parent, 0o711);
+    preparedParents.add(parent);
+  }
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') preparedParents.delete(parent); // removed behind our back: next launch recreates it
+    if (code !== 'EEXIST') throw err;
+  }
   if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o750);
 }

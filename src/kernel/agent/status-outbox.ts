@@ -24,6 +24,8 @@ export class StatusOutbox {
   private closed = false;
   /** uuids of updates posted as not durable: sent and retried, but kept out of the journal. */
   private readonly transient = new Set<string>();
+  /** While held, updates are queued (and journaled) but not sent: nobody could route them yet. */
+  private held = false;
 
   /**
    * @param retryMs milliseconds between resends of a task's unacknowledged updates
@@ -46,17 +48,30 @@ export class StatusOutbox {
       if (!durable) this.transient.add(status.uuid);
       this.enqueue(status);
       if (durable) this.journal?.posted(status);
+      if (this.held) return;
     }
     this.send(status);
   }
 
-  /** Re-queues updates recovered from a journal and sends them again, in order. */
+  /** Re-queues updates recovered from a journal and sends them again (unless held), in order. */
   restore(statuses: readonly TaskStatus[]): void {
     for (const status of statuses) {
       if (status.uuid === undefined || this.closed) continue;
       this.enqueue(status);
-      this.send(status);
+      if (!this.held) this.send(status);
     }
+  }
+
+  /** Queues without sending until release(): the agent recovers before its master knows it. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Sends everything queued while held, task by task, oldest first; then behaves as usual. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const taskId of [...this.queues.keys()]) this.resend(taskId);
   }
 
   private enqueue(status: TaskStatus): void {
@@ -102,10 +117,14 @@ export class StatusOutbox {
 
   private scheduleRetry(taskId: string): TimerHandle {
     return this.clock.setInterval(() => {
-      // Copy: a re-entrant acknowledge may change the queue while resending.
-      for (const status of [...(this.queues.get(taskId)?.statuses ?? [])]) {
-        if (this.queues.get(taskId)?.statuses.includes(status)) this.send(status);
-      }
+      if (!this.held) this.resend(taskId);
     }, this.retryMs);
+  }
+
+  private resend(taskId: string): void {
+    // Copy: a re-entrant acknowledge may change the queue while resending.
+    for (const status of [...(this.queues.get(taskId)?.statuses ?? [])]) {
+      if (this.queues.get(taskId)?.statuses.includes(status)) this.send(status);
+    }
   }
 }

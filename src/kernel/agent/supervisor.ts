@@ -96,15 +96,21 @@ export interface LauncherSpec {
 }
 
 /**
- * The argv that follows the enter script: `unshare` (new PID + mount namespace, /proc remounted;
- * stays in the task's cgroup as the namespace's parent and kills it if it dies), `setpriv` (drops
- * to the task user), the namespace init, then the task.
+ * The argv that follows the enter script. With a PID namespace: `unshare` (new PID + mount
+ * namespace, /proc remounted; it stays in the task's cgroup as the namespace's parent, kills the
+ * namespace if it dies, and switches to the task user itself, so no setpriv runs), the namespace
+ * init, then the task. Without: `setpriv` when the user changes, then the task. Either way the task
+ * gets the user's uid and primary gid and no supplementary groups.
  */
 export function launcherArgv(spec: LauncherSpec): string[] {
   const argv: string[] = [];
-  if (spec.pidNamespace) argv.push(systemTool('unshare'), '--pid', '--fork', '--mount-proc', '--kill-child');
-  if (spec.user) argv.push(systemTool('setpriv'), `--reuid=${spec.user.uid}`, `--regid=${spec.user.gid}`, '--init-groups', '--');
-  if (spec.pidNamespace) argv.push('/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init');
+  if (spec.pidNamespace) {
+    argv.push(systemTool('unshare'), '--pid', '--fork', '--mount-proc', '--kill-child');
+    if (spec.user) argv.push(`--setgid=${spec.user.gid}`, `--setuid=${spec.user.uid}`);
+    argv.push('/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init');
+  } else if (spec.user) {
+    argv.push(systemTool('setpriv'), `--reuid=${spec.user.uid}`, `--regid=${spec.user.gid}`, '--clear-groups', '--');
+  }
   return [...argv, ...spec.argv];
 }
 

@@ -95,7 +95,7 @@ export class TaskRun {
     } catch (err) {
       if (this.killRequested) {
         await this.reapContainer();
-        this.end({ state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed while its artifacts were fetched' });
+        this.end({ state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed before it started' });
       } else {
         this.launchFailed(isCorralError(err) ? err.message : `Container could not be created: ${(err as Error).message}`);
       }

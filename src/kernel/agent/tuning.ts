@@ -36,3 +36,9 @@ export const DEFAULT_AGENT_TUNING: Readonly<AgentTuning> = Object.freeze({
   supervisorPollMs: 300,
   pidNamespace: undefined,
 });
+
+/** The defaults overridden by every option that is set. */
+export function tuningOf(options: Partial<AgentTuning>): AgentTuning {
+  const set = Object.entries(options).filter(([key, value]) => value !== undefined && key in DEFAULT_AGENT_TUNING);
+  return { ...DEFAULT_AGENT_TUNING, ...(Object.fromEntries(set) as Partial<AgentTuning>) };
+}

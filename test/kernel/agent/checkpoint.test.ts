@@ -67,7 +67,8 @@ t.test('the launcher passes the task argv through untouched', async (t) => {
   t.same(plain, argv, 'without root: the argv itself');
   const full = launcherArgv({ argv, pidNamespace: true, user: { uid: 65534, gid: 65534 } });
   t.same(full.slice(-argv.length), argv, 'the task argv comes last, as separate words');
-  t.match(full, [/unshare$/, '--pid', '--fork', '--mount-proc', '--kill-child', /setpriv$/, '--reuid=65534', '--regid=65534', '--init-groups', '--', '/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init']);
+  t.match(full, [/unshare$/, '--pid', '--fork', '--mount-proc', '--kill-child', '--setgid=65534', '--setuid=65534', '/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init']);
+  t.match(launcherArgv({ argv, pidNamespace: false, user: { uid: 1, gid: 2 } }), [/setpriv$/, '--reuid=1', '--regid=2', '--clear-groups', '--', ...argv], 'without a namespace setpriv switches users');
   t.equal(taskSideScript('', true), 'exec "$@"');
   t.match(taskSideScript("echo $$ > '/cg/x' || exit 125", false), /^echo \$\$ > '\/cg\/x' \|\| exit 125\n.*echo running >&4.*exec "\$@" 4>&-$/s);
 });
@@ -95,8 +96,13 @@ t.test('the outbox journals durable updates before sending and their acknowledge
 
   const after = new StatusOutbox(clock, 1000, (s) => sent.push(s));
   sent.length = 0;
-  after.restore([status('TASK_RUNNING', 'b'), status('TASK_FINISHED', 'c')]);
-  t.same(sent.map((s) => s.uuid), ['b', 'c'], 'restored updates go out at once, in order');
+  after.hold();
+  after.restore([status('TASK_RUNNING', 'b')]);
+  after.post(status('TASK_FINISHED', 'c'));
+  clock.advance(5000);
+  t.same(sent, [], 'nothing leaves while held (the master does not know the agent yet)');
+  after.release();
+  t.same(sent.map((s) => s.uuid), ['b', 'c'], 'release sends restored and new updates, in order');
   clock.advance(1000);
   t.same(sent.slice(2).map((s) => s.uuid), ['b', 'c'], 'and keep being retried');
   after.close();
@@ -121,7 +127,7 @@ t.test('checkpoint files: task.json once, a journal of updates, the supervisor\'
   t.match(rc, { taskId: 'web.1', saved: { taskPid: 7, runningAt: 8, killRequested: true }, taskPid: 7, exitStatus: undefined });
   t.same(rc.statuses?.latest.state, 'TASK_KILLING');
   t.same(rc.statuses?.pending.map((s) => s.uuid), ['u-TASK_RUNNING', 'u-TASK_KILLING'], 'acknowledged updates are not pending; a torn line is ignored');
-  t.equal(rc.saved.supervisor, undefined, 'no supervisor until it wrote its file');
+  t.same(rc.saved.supervisor, { pid: 5, startTime: 6 }, 'the supervisor as the agent journaled it');
   writeFileSync(join(store.dir('web.1'), 'supervisor'), '5 6\n');
   writeFileSync(join(store.dir('web.1'), 'exit_status'), '137\n');
   t.match(store.load('web.1'), { saved: { supervisor: { pid: 5, startTime: 6 } }, exitStatus: 137 });

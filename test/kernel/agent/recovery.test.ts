@@ -10,36 +10,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { isTerminal, type TaskInfo, type TaskStatus } from '../../../src/kernel/types';
-import type { TaskCheckpoint } from '../../../src/kernel/agent/checkpoint';
+import { CheckpointStore } from '../../../src/kernel/agent/checkpoint';
 import { isAlive, newCgroupParent, shellTask, startAgent, taskPids, testIsolator, waitUntil, WAIT_MS } from './helpers/harness';
 
 const root = process.getuid?.() === 0;
 
 /** Every live process (supervisors included) carrying one of these task ids; SIGKILLed at teardown. */
-function killTaskProcesses(ids: readonly string[]): void {
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-      if (ids.some((id) => env.includes(`CORRAL_TASK_ID=${id}`))) process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone, or not ours to read
+async function killTaskProcesses(ids: readonly string[]): Promise<void> {
+  const kill = () => {
+    let found = false;
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid === process.pid) continue;
+      try {
+        const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+        if (isAlive(pid) && ids.some((id) => env.includes(`CORRAL_TASK_ID=${id}`))) {
+          found = true;
+          process.kill(pid, 'SIGKILL');
+        }
+      } catch {
+        // gone, or not ours to read
+      }
     }
-  }
+    return !found;
+  };
+  await waitUntil('every task process to be gone', kill).catch(() => undefined);
 }
 
-/** The task's processes that live as long as it does (the tick loop's short `sleep`s left out). */
-function lastingPids(id: string): number[] {
-  return taskPids(id)
-    .filter((pid) => {
-      try {
-        return !readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep');
-      } catch {
-        return false;
-      }
-    })
-    .sort((a, b) => a - b);
+/**
+ * The task's processes that live as long as it does: its session leader (the PID namespace's
+ * parent), the namespace's init and the task's shell — not the shell's short-lived children.
+ */
+function lastingPids(taskPid: number): number[] {
+  const chain = [taskPid];
+  for (let depth = 0; depth < 2; depth++) {
+    const last = chain[chain.length - 1]!;
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${last}/task/${last}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+    } catch {
+      // gone
+    }
+    if (children.length !== 1) break;
+    chain.push(children[0]!);
+  }
+  return chain;
 }
 
 function supervisorsOf(id: string): number[] {
@@ -102,12 +117,12 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
   await waitUntil(`the child agent to run every task (stderr: ${err})`, () => ready && early.every((task) => endedBefore(task.taskId)), 30_000);
   for (const [i, task] of early.entries()) t.match(endedBefore(task.taskId), { exitCode: earlyCodes[i] }, `${task.taskId} ended before the kill`);
 
-  const checkpoint = (id: string) => JSON.parse(readFileSync(join(dataDir, 'meta', 'tasks', id, 'task.json'), 'utf8')) as TaskCheckpoint;
+  const checkpoint = (id: string) => new CheckpointStore(dataDir).load(id).saved;
   const sandbox = (id: string) => join(dataDir, 'sandboxes', id);
   const survivors = new Map(
     [...long, ...down].map((task) => {
       const saved = checkpoint(task.taskId);
-      return [task.taskId, { supervisor: saved.supervisor!.pid, taskPid: saved.taskPid!, pids: lastingPids(task.taskId) }];
+      return [task.taskId, { supervisor: saved.supervisor!.pid, taskPid: saved.taskPid!, pids: lastingPids(saved.taskPid!) }];
     }),
   );
 
@@ -126,22 +141,27 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
 
   // --- the second agent, in this process ---
   const { agent, master } = await startAgent(t, { dataDir, isolator, statusRetryMs: 600_000 });
-  let statusesAtRegistration = -1;
+  let atRegistration: { sent: number; reported: Array<{ task: TaskInfo; status: TaskStatus }> } | undefined;
   const register = master.registerAgent.bind(master);
   master.registerAgent = (info, link) => {
-    statusesAtRegistration = master.statuses.length;
+    atRegistration = { sent: master.statuses.length, reported: link.reportTasks?.() ?? [] };
     register(info, link);
   };
   await agent.start();
   t.equal(master.registrations.length, 1);
   t.equal(master.registrations[0]?.isolation, isolator.name, 'the isolation backend is part of the agent info');
-  t.equal(statusesAtRegistration, master.statuses.length, 'recovery (reports and resends) finished before the agent registered');
+  const reported = new Map(atRegistration!.reported.map((r) => [r.task.taskId, r.status]));
+  t.same([...reported.keys()].sort(), [...ids].sort(), 'at registration the agent reports all 20 tasks (none acknowledged its end yet)');
+  t.ok(down.every((task) => isTerminal(reported.get(task.taskId)!.state)), 'with the ends found during recovery');
+  t.ok(long.every((task) => reported.get(task.taskId)!.state === 'TASK_RUNNING'), 'and the adopted tasks running');
+  t.equal(atRegistration!.sent, 0, 'updates were held until the master knew the agent');
 
   for (const task of long) {
     const id = task.taskId;
     const s = survivors.get(id)!;
     t.same(supervisorsOf(id), [s.supervisor], `${id}: one supervisor, the same one`);
-    t.same(lastingPids(id), s.pids, `${id}: the same processes, none started again`);
+    t.equal(s.pids.length, 3, `${id}: namespace parent, init and task shell`);
+    t.same(lastingPids(s.taskPid), s.pids, `${id}: the same processes, none started again`);
     const running = before.find((x) => x.taskId === id && x.state === 'TASK_RUNNING')!;
     t.same(master.of(id).map((x) => [x.state, x.uuid]), [['TASK_RUNNING', running.uuid]], `${id}: the unacknowledged RUNNING is re-sent with its uuid; the acknowledged STARTING is not`);
   }

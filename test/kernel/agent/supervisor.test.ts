@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launcherArgv, startSupervisor, taskSideScript } from '../../../src/kernel/agent/supervisor';
-import { isAlive, newTaskId, shellTask, startAgent } from './helpers/harness';
+import { isAlive, newTaskId, pidFromFile, shellTask, startAgent, waitUntil } from './helpers/harness';
 
 const root = process.getuid?.() === 0;
 
@@ -109,9 +109,9 @@ t.test('a task runs as nobody in a private sandbox and, with root, sees only its
   const neighbour = newTaskId('neighbour');
   // command.user picks the user: the neighbour runs as `daemon`.
   agent.launch({ ...shellTask(neighbour, ''), command: { shell: true, value: 'id -un > who; echo secret > secret; sleep 60', environment: {}, user: 'daemon' } });
-  await master.waitFor(neighbour, 'TASK_RUNNING');
-  const id = newTaskId('whoami');
   const other = join(dataDir, 'sandboxes', neighbour);
+  await waitUntil("the neighbour's secret", () => existsSync(join(other, 'secret')));
+  const id = newTaskId('whoami');
   agent.launch(
     shellTask(id, `id -un; echo $USER; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '; echo; tr '\\0' ' ' < /proc/1/cmdline; echo; cat ${other}/secret 2>&1 || echo denied`),
   );
@@ -144,3 +144,21 @@ t.test('nothing a framework chooses is run as shell code: task ids, arguments an
   const everywhere = [join(dataDir, 'sandboxes', id), dataDir, process.cwd(), join(dataDir, 'meta', 'tasks', id)];
   for (const dir of everywhere) for (let n = 1; n <= 6; n++) t.notOk(existsSync(join(dir, `PWNED${n === 1 ? '' : n}`)), `no PWNED${n} in ${dir}`);
 });
+
+t.test('without a PID namespace (an agent without root) tasks are still killed whole and report how they ended', async (t) => {
+  const { agent, master, dataDir } = await startAgent(t, { pidNamespace: false });
+  const id = newTaskId('plain');
+  agent.launch(shellTask(id, 'echo $$ > leader.pid; sleep 300 & echo $! > bg.pid; wait'));
+  await master.waitFor(id, 'TASK_RUNNING');
+  const sandbox = join(dataDir, 'sandboxes', id);
+  const leader = await pidFromFile(join(sandbox, 'leader.pid'));
+  const background = await pidFromFile(join(sandbox, 'bg.pid'));
+  t.ok(isAlive(leader) && isAlive(background), 'pids are the host pids');
+  agent.kill(id, 5);
+  t.match(await master.waitFor(id, 'TASK_KILLED'), { message: 'Command terminated with signal SIGTERM' });
+  await waitUntil('the background child to die', () => !isAlive(background));
+  const exit = newTaskId('plain-exit');
+  agent.launch(shellTask(exit, 'exit 5'));
+  t.match(await master.waitFor(exit, 'TASK_FAILED'), { exitCode: 5, reason: 'REASON_COMMAND_EXECUTOR_FAILED' });
+});
+

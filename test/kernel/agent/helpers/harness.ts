@@ -91,17 +91,26 @@ export async function testIsolator(t: TeardownHost, force: IsolationChoice = 'au
   return isolator;
 }
 
-/** Removes the (empty) parent cgroups of a test isolator, children first. */
-export function removeCgroupParent(isolator: Isolator): void {
+/**
+ * Removes the parent cgroups of a test isolator, children first. Processes killed just before may
+ * take a moment to leave their cgroups, so a busy directory is retried for up to a few seconds.
+ */
+export async function removeCgroupParent(isolator: Isolator): Promise<void> {
   const dirs = 'parentDirs' in isolator && typeof isolator.parentDirs === 'function' ? (isolator.parentDirs() as string[]) : [];
-  for (const dir of dirs) {
-    try {
-      for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
-      rmdirSync(dir);
-    } catch {
-      // Already gone, or never created in this hierarchy.
+  const removeAll = (): boolean => {
+    let left = false;
+    for (const dir of dirs) {
+      try {
+        for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
+        rmdirSync(dir);
+      } catch (err) {
+        // ENOENT: gone, or never created in this hierarchy.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
+      }
     }
-  }
+    return !left;
+  };
+  await waitUntil('the test cgroups to be removable', removeAll, 5_000).catch(() => undefined);
 }
 
 export async function startAgent(t: TeardownHost, opts: Partial<AgentOptions> & { dataDir?: string } = {}): Promise<Harness> {

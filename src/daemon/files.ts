@@ -9,9 +9,14 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 export const ENDPOINT_FILE = 'api.json';
 const NODE_ID_FILE = 'node.id';
 
+/**
+ * The data dir is 0711: task users must traverse it to reach their own sandbox, but may not list
+ * it; everything private in it (tokens, the store, checkpoints) is 0600/0700 on its own.
+ */
 export function prepareDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    chmodSync(dir, 0o711);
     accessSync(dir, constants.W_OK);
   } catch (err) {
     throw new CorralError('DATA_DIR_UNUSABLE', `Data dir ${dir} cannot be created or written: ${(err as Error).message}`);
@@ -52,4 +57,15 @@ export function writeEndpoint(dir: string, url: string): void {
 
 export function removeEndpoint(dir: string): void {
   rmSync(join(dir, ENDPOINT_FILE), { force: true });
+}
+
+/** Makes the store's files private (SQLite creates them 0644; its -wal/-shm copy the database's mode). */
+export function restrictStoreFiles(dir: string, file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      chmodSync(join(dir, file + suffix), 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }

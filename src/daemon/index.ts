@@ -20,9 +20,9 @@ import { taskBaseEnv, type DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { createMetrics } from '../shared/metrics';
-import { openStore } from '../store';
+import { openStore, STORE_FILE } from '../store';
 import type { Store } from '../store/types';
-import { adminToken, nodeId, prepareDataDir, removeEndpoint, writeEndpoint } from './files';
+import { adminToken, nodeId, prepareDataDir, restrictStoreFiles, removeEndpoint, writeEndpoint } from './files';
 import { VERSION } from './version';
 
 export interface Daemon {
@@ -76,6 +76,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
 
   try {
     const store: Store = deps.store ?? (await openStore(dataDir));
+    if (!deps.store) restrictStoreFiles(dataDir, STORE_FILE);
     stops.push(() => store.close());
 
     const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs, roles: config.frameworkRoles });

@@ -10,13 +10,15 @@ import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
 import type { FrameworkView, OperatorEvent, OperatorEventListener } from '../sdk/operator';
 import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
 import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
+import { frameworkView, roleOf, type FrameworkEntry } from './framework-entry';
+import { OperatorEventHub } from './operator-events';
 import { addResources } from '../sdk/resources';
 import { emptyResources, isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type Resources, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
 import { allocationInput } from './allocation-input';
-import { DEFAULT_ROLE, type RoleConfig } from './allocator-roles';
+import type { RoleConfig } from './allocator-roles';
 import { planLaunch } from './launch';
-import { applyStatus, newTaskRecord, toTaskView, type TaskRecord, type TaskView } from './task-record';
+import { applyStatus, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
 
 export interface MasterOptions {
   clock: Clock;
@@ -41,21 +43,6 @@ interface AgentEntry {
   link: AgentLink;
 }
 
-interface FrameworkEntry {
-  id: string;
-  info: FrameworkInfo;
-  events: SchedulerEvents | undefined;
-  suppressed: boolean;
-  refusals: Map<string, number>;
-  registeredAt: number;
-  /** Set while disconnected, with the timer that removes it when its failover timeout passes. */
-  disconnectedAt: number | undefined;
-  failover: TimerHandle | undefined;
-}
-
-/** A framework's role: FrameworkInfo.role, '*' when it names none. Its weight and quota come from MasterOptions.roles. */
-const roleOf = (f: FrameworkEntry): string => f.info.role || DEFAULT_ROLE;
-
 const DEFAULT_REFUSE_SECONDS = 5;
 /** Longest delay a Node timer takes (ms, about 24.8 days); longer failover timeouts re-arm. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -68,12 +55,13 @@ export class Master implements MasterLink {
   private readonly completed: TaskRecord[] = [];
   /** Frameworks torn down or timed out: their updates are acknowledged on their behalf. */
   private readonly removedFrameworks = new Set<string>();
-  private readonly listeners = new Set<OperatorEventListener>();
+  private readonly events: OperatorEventHub;
   private timer: TimerHandle | undefined;
   private allocationQueued = false;
   private running = false;
 
   constructor(private readonly opts: MasterOptions) {
+    this.events = new OperatorEventHub(opts.logger);
     opts.metrics?.setTaskCounter(() => this.countTasks());
   }
 
@@ -223,7 +211,7 @@ export class Master implements MasterLink {
       this.agents.get(record.info.agentId)?.link.kill(taskId, gracePeriodSeconds ?? record.info.killGracePeriodSeconds);
       return;
     }
-    framework.events?.update(this.masterStatus(taskId, frameworkId, 'Task is unknown to the master'));
+    framework.events?.update(unknownTaskStatus(taskId, frameworkId, this.opts.clock.now()));
   }
 
   acknowledge(frameworkId: string, status: TaskStatus): void {
@@ -242,7 +230,7 @@ export class Master implements MasterLink {
             const r = this.tasks.get(t.taskId) ?? this.completed.find((c) => c.info.taskId === t.taskId);
             return r && r.info.frameworkId === frameworkId
               ? { ...r.status, uuid: undefined, source: 'SOURCE_MASTER' as const, reason: 'REASON_RECONCILIATION' as const }
-              : this.masterStatus(t.taskId, frameworkId, 'Task is unknown to the master');
+              : unknownTaskStatus(t.taskId, frameworkId, this.opts.clock.now());
           });
     for (const a of answers) framework.events?.update(a);
   }
@@ -302,8 +290,7 @@ export class Master implements MasterLink {
 
   /** Calls `listener` with every operator event (agents, tasks, frameworks); returns the unsubscribe. */
   onEvent(listener: OperatorEventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
   frameworkViews(): FrameworkView[] {
@@ -350,33 +337,14 @@ export class Master implements MasterLink {
 
   // ---- internals ----
 
-  /** Builds the event only when someone listens (a million-task launch should not pay for views nobody reads). */
   private emit(make: () => OperatorEvent): void {
-    if (this.listeners.size === 0) return;
-    const event = make();
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.opts.logger.error({ event: 'operator_listener_error', err, type: event.type }, 'an operator event listener failed');
-      }
-    }
+    this.events.emit(make);
   }
 
   private frameworkView(f: FrameworkEntry): FrameworkView {
     let activeTasks = 0;
     for (const r of this.tasks.values()) if (r.info.frameworkId === f.id) activeTasks++;
-    return {
-      id: f.id,
-      name: f.info.name,
-      role: f.info.role,
-      user: f.info.user,
-      connected: f.events !== undefined,
-      failoverTimeoutSeconds: f.info.failoverTimeoutSeconds ?? DEFAULT_FAILOVER_TIMEOUT_SECONDS,
-      registeredAt: f.registeredAt,
-      disconnectedAt: f.disconnectedAt,
-      activeTasks,
-    };
+    return frameworkView(f, activeTasks);
   }
 
   private framework(id: string): FrameworkEntry {
@@ -397,10 +365,6 @@ export class Master implements MasterLink {
     const { state, reason } = record.status;
     if (state === 'TASK_FAILED' || state === 'TASK_ERROR' || state === 'TASK_LOST') this.opts.metrics?.taskFailures.inc({ state, reason: reason ?? 'none' });
     this.queueAllocation();
-  }
-
-  private masterStatus(taskId: string, frameworkId: string, message: string): TaskStatus {
-    return { taskId, frameworkId, agentId: '', state: 'TASK_LOST', source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION', message, timestamp: this.opts.clock.now() };
   }
 
   private rescindOffers(frameworkId: string): void {

@@ -68,3 +68,8 @@ export function toTaskView(r: TaskRecord): TaskView {
     updatedAt: r.status.timestamp,
   };
 }
+
+/** The master's answer for a task it does not know (Mesos: TASK_LOST for non-partition-aware frameworks). */
+export function unknownTaskStatus(taskId: string, frameworkId: string, now: number): TaskStatus {
+  return { taskId, frameworkId, agentId: '', state: 'TASK_LOST', source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION', message: 'Task is unknown to the master', timestamp: now };
+}

@@ -1,28 +1,8 @@
 // The master <-> agent contract. In one process the daemon wires an Agent straight to the
 // Master; the cluster plane (issue 4) carries the same calls over node RPC.
-import type { AgentInfo, TaskInfo, TaskStatus } from './types';
+import type { AgentInfo, ContainerStats, TaskInfo, TaskStatus } from './types';
 
-/**
- * A task's resource usage, Mesos's ResourceStatistics names (fields a backend cannot measure are
- * left out). The same shape as the isolation backends' ContainerStats, restated here because the
- * master side may not import agent internals.
- */
-export interface ContainerStats {
-  /** Seconds since the epoch, fractional. */
-  timestamp: number;
-  processes?: number;
-  threads?: number;
-  cpus_user_time_secs?: number;
-  cpus_system_time_secs?: number;
-  cpus_limit?: number;
-  cpus_nr_periods?: number;
-  cpus_nr_throttled?: number;
-  cpus_throttled_time_secs?: number;
-  mem_total_bytes?: number;
-  mem_rss_bytes?: number;
-  mem_cache_bytes?: number;
-  mem_limit_bytes?: number;
-}
+export type { ContainerStats };
 
 export type LogStream = 'stdout' | 'stderr';
 

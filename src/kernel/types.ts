@@ -214,3 +214,24 @@ export interface Filters {
 }
 
 export const emptyResources = (): Resources => ({ cpus: 0, mem: 0, disk: 0, ports: [] });
+
+/**
+ * A task's resource usage, Mesos's ResourceStatistics names (fields a backend cannot measure are
+ * left out). Measured by the agent's isolation backends, read by the master's API.
+ */
+export interface ContainerStats {
+  /** Seconds since the epoch, fractional. */
+  timestamp: number;
+  processes?: number;
+  threads?: number;
+  cpus_user_time_secs?: number;
+  cpus_system_time_secs?: number;
+  cpus_limit?: number;
+  cpus_nr_periods?: number;
+  cpus_nr_throttled?: number;
+  cpus_throttled_time_secs?: number;
+  mem_total_bytes?: number;
+  mem_rss_bytes?: number;
+  mem_cache_bytes?: number;
+  mem_limit_bytes?: number;
+}

@@ -1,6 +1,9 @@
 // Isolation backends: what the agent needs from cgroup v2, cgroup v1 and posix containment.
 // The agent creates one Container per task before it spawns the task, passes the container's
 // enter script to the task's launcher, and asks the container to signal, measure and clean up.
+import type { ContainerStats } from '../../types';
+
+export type { ContainerStats };
 
 export type IsolationName = 'cgroup2' | 'cgroup1' | 'posix';
 
@@ -11,24 +14,6 @@ export interface ContainerLimits {
   memMb: number;
   /** Maximum number of processes/threads in the container. */
   pids: number;
-}
-
-/** Mesos's ResourceStatistics names (a subset; fields a backend cannot measure are left out). */
-export interface ContainerStats {
-  /** Seconds since the epoch, fractional. */
-  timestamp: number;
-  processes?: number;
-  threads?: number;
-  cpus_user_time_secs?: number;
-  cpus_system_time_secs?: number;
-  cpus_limit?: number;
-  cpus_nr_periods?: number;
-  cpus_nr_throttled?: number;
-  cpus_throttled_time_secs?: number;
-  mem_total_bytes?: number;
-  mem_rss_bytes?: number;
-  mem_cache_bytes?: number;
-  mem_limit_bytes?: number;
 }
 
 export interface Container {

@@ -20,6 +20,8 @@ export interface HealthMonitorOptions {
   env: Record<string, string>;
   /** Working directory of COMMAND checks (the task's sandbox). */
   cwd: string;
+  /** COMMAND checks run as this user (the task's), never as the agent's root. */
+  user?: { uid: number; gid: number };
   clock: Clock;
   logger: Logger;
   /**
@@ -134,7 +136,7 @@ export class HealthMonitor {
   }
 }
 
-type ProbeTarget = Pick<HealthMonitorOptions, 'host' | 'env' | 'cwd'>;
+type ProbeTarget = Pick<HealthMonitorOptions, 'host' | 'env' | 'cwd' | 'user'>;
 
 function runProbe(check: HealthCheck, target: ProbeTarget, signal: AbortSignal): Promise<HealthOutcome> {
   if (check.protocol === 'COMMAND') {
@@ -229,7 +231,7 @@ function probeCommand(command: string, target: ProbeTarget, signal: AbortSignal)
   return settle(
     signal,
     (finish) => {
-      const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, env: target.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, env: target.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(target.user ?? {}) });
       // Signal the group only while its leader is unreaped: afterwards the id could name someone else's group.
       const killGroup = () => {
         if (child.pid === undefined) return;

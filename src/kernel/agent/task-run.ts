@@ -182,7 +182,7 @@ export class TaskRun {
 
   private startWatchers(): void {
     const logger = this.ctx.logger.child({ taskId: this.task.taskId });
-    this.health = startHealthChecks(this.task.healthChecks, { env: this.env, cwd: this.saved.sandbox, clock: this.ctx.clock, logger, startedAt: this.saved.runningAt }, (healthy, healthCheckResults) => {
+    this.health = startHealthChecks(this.task.healthChecks, { env: this.env, cwd: this.saved.sandbox, user: this.owner, clock: this.ctx.clock, logger, startedAt: this.saved.runningAt }, (healthy, healthCheckResults) => {
       if (this.killRequested || this.phase === 'finished') return;
       this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', healthy, healthCheckResults });
     });

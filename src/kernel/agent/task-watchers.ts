@@ -13,6 +13,8 @@ export interface HealthTarget {
   env: Record<string, string>;
   /** The sandbox: COMMAND checks run there. */
   cwd: string;
+  /** The task's user: COMMAND checks run as it. */
+  user: { uid: number; gid: number } | undefined;
   clock: Clock;
   logger: Logger;
   /** When the task started running (grace periods count from it); default now. */
@@ -26,7 +28,7 @@ export function startHealthChecks(
   onChange: (healthy: boolean | undefined, results: HealthCheckResult[]) => void,
 ): HealthMonitor | undefined {
   if (!checks || checks.length === 0) return undefined;
-  const monitor = new HealthMonitor({ checks, host: '127.0.0.1', env: target.env, cwd: target.cwd, clock: target.clock, logger: target.logger, onChange: (results, healthy) => onChange(healthy, results) });
+  const monitor = new HealthMonitor({ checks, host: '127.0.0.1', env: target.env, cwd: target.cwd, ...(target.user ? { user: target.user } : {}), clock: target.clock, logger: target.logger, onChange: (results, healthy) => onChange(healthy, results) });
   monitor.start(target.startedAt ?? target.clock.now());
   return monitor;
 }

@@ -217,6 +217,26 @@ t.test('COMMAND: exit status decides; runs with the given env and cwd', async (t
   t.equal(changes.at(-1)?.healthy, false);
 });
 
+t.test('COMMAND checks run as the task user, not as the agent', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+  const clock = new FakeClock();
+  const changes: Change[] = [];
+  const m = new HealthMonitor({
+    checks: [check({ protocol: 'COMMAND', command: 'test "$(id -u)" = 65534 && test "$(id -g)" = 65534' })],
+    host: '127.0.0.1',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    cwd: '/',
+    user: { uid: 65534, gid: 65534 },
+    clock,
+    logger: silentLogger(),
+    onChange: (results, healthy) => changes.push({ results, healthy }),
+  });
+  t.teardown(() => m.stop());
+  m.start(0);
+  clock.advance(0);
+  await m.settled();
+  t.equal(changes.at(-1)?.healthy, true, 'the check ran as uid/gid 65534');
+});
+
 t.test('grace period: failures before the first success do not count; the first success ends it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-hc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

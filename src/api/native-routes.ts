@@ -41,6 +41,7 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
     registeredAt: iso(a.registeredAt),
     version: a.version,
     isolation: a.isolation ?? null,
+    reservations: a.reservations ?? {},
     tasks: a.tasks,
     status: 'ACTIVE',
   });

@@ -100,6 +100,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         dataDir,
         resources,
         attributes: {},
+        reservations: Object.fromEntries(Object.entries(config.agentReservations).map(([role, r]) => [role, { ...r, ports: [] }])),
         version: VERSION,
         killGraceSeconds: config.killGraceSeconds,
         clock,

@@ -45,6 +45,8 @@ export interface DaemonConfig {
   fetchCacheBytes: number;
   /** Allocator roles: DRF weight and quota limit per framework role (none: every role weight 1, no limit). */
   frameworkRoles: Readonly<Record<string, FrameworkRoleSettings>>;
+  /** Static reservations of this agent: role → scalars (cpus in cores, mem/disk in MiB) only that role is offered. */
+  agentReservations: Readonly<Record<string, { cpus: number; mem: number; disk: number }>>;
 }
 
 export const ISOLATION_SETTINGS = ['auto', 'cgroup2', 'cgroup1', 'posix'] as const;
@@ -92,6 +94,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'logMaxBytes', env: 'CORRAL_LOG_MAX_BYTES', doc: 'task log rotation size (bytes)', parse: int('log max bytes', 1024, Number.MAX_SAFE_INTEGER) },
   { key: 'logKeepFiles', env: 'CORRAL_LOG_KEEP_FILES', doc: 'rotated task logs kept', parse: int('log keep files', 0, 1000) },
   { key: 'frameworkRoles', env: 'CORRAL_FRAMEWORK_ROLES', doc: 'allocator roles: JSON {"role": {"weight": 2, "quota": {"cpus": 4, "mem": 8192}}}', parse: parseFrameworkRoles },
+  { key: 'agentReservations', env: 'CORRAL_AGENT_RESERVATIONS', doc: 'static reservations: JSON {"role": {"cpus": 2, "mem": 4096}}', parse: parseReservations },
   { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
 ];
 
@@ -127,6 +130,7 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     logKeepFiles: 5,
     fetchCacheBytes: 2 * 1024 ** 3,
     frameworkRoles: {},
+    agentReservations: {},
   };
 }
 
@@ -210,32 +214,57 @@ export interface FrameworkRoleSettings {
   quota?: { cpus?: number; mem?: number; disk?: number };
 }
 
-function parseFrameworkRoles(raw: string): Record<string, FrameworkRoleSettings> {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseJsonObject(what: string, raw: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw errors.config(`framework roles must be a JSON object: ${(err as Error).message}`);
+    throw errors.config(`${what} must be a JSON object: ${(err as Error).message}`);
   }
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(parsed)) throw errors.config('framework roles must be a JSON object of role name to {weight, quota}');
+  if (!isObject(parsed)) throw errors.config(`${what} must be a JSON object of role name to settings`);
+  return parsed;
+}
+
+/** cpus/mem/disk amounts of one role, each a number >= 0; `where` names it in errors. */
+function parseScalars(where: string, value: unknown): { cpus?: number; mem?: number; disk?: number } {
+  if (!isObject(value)) throw errors.config(`${where} must be an object {cpus, mem, disk}`);
+  const out: { cpus?: number; mem?: number; disk?: number } = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k !== 'cpus' && k !== 'mem' && k !== 'disk') throw errors.config(`${where}: unknown resource '${k}'`);
+    if (typeof v !== 'number' || !(v >= 0)) throw errors.config(`${where}: ${k} must be a number >= 0`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function checkRoleName(role: string): void {
+  if (!/^[A-Za-z0-9_.*-]{1,64}$/.test(role)) throw errors.config(`role name '${role}' must be 1-64 of A-Z a-z 0-9 _ . - *`);
+}
+
+function parseReservations(raw: string): Record<string, { cpus: number; mem: number; disk: number }> {
+  const out: Record<string, { cpus: number; mem: number; disk: number }> = {};
+  for (const [role, amounts] of Object.entries(parseJsonObject('agent reservations', raw))) {
+    checkRoleName(role);
+    if (role === '*') throw errors.config("agent reservations: '*' is the unreserved pool and cannot be reserved");
+    const r = parseScalars(`agent reservation '${role}'`, amounts);
+    out[role] = { cpus: r.cpus ?? 0, mem: r.mem ?? 0, disk: r.disk ?? 0 };
+  }
+  return out;
+}
+
+function parseFrameworkRoles(raw: string): Record<string, FrameworkRoleSettings> {
+  const parsed = parseJsonObject('framework roles', raw);
   const out: Record<string, FrameworkRoleSettings> = {};
   for (const [role, settings] of Object.entries(parsed)) {
-    if (!/^[A-Za-z0-9_.*-]{1,64}$/.test(role)) throw errors.config(`framework role name '${role}' must be 1-64 of A-Z a-z 0-9 _ . - *`);
+    checkRoleName(role);
     if (!isObject(settings)) throw errors.config(`framework role '${role}' must be an object {weight, quota}`);
     const { weight, quota, ...unknown } = settings;
     if (Object.keys(unknown).length > 0) throw errors.config(`framework role '${role}': unknown setting '${Object.keys(unknown)[0]}'`);
     if (weight !== undefined && (typeof weight !== 'number' || !(weight > 0))) throw errors.config(`framework role '${role}': weight must be a positive number`);
-    const q: FrameworkRoleSettings['quota'] = {};
-    if (quota !== undefined) {
-      if (!isObject(quota)) throw errors.config(`framework role '${role}': quota must be an object {cpus, mem, disk}`);
-      for (const [k, v] of Object.entries(quota)) {
-        if (k !== 'cpus' && k !== 'mem' && k !== 'disk') throw errors.config(`framework role '${role}': unknown quota resource '${k}'`);
-        if (typeof v !== 'number' || !(v >= 0)) throw errors.config(`framework role '${role}': quota ${k} must be a number >= 0`);
-        q[k] = v;
-      }
-    }
-    out[role] = { ...(weight !== undefined ? { weight } : {}), ...(quota !== undefined ? { quota: q } : {}) };
+    const q = quota === undefined ? undefined : parseScalars(`framework role '${role}' quota`, quota);
+    out[role] = { ...(weight !== undefined ? { weight } : {}), ...(q !== undefined ? { quota: q } : {}) };
   }
   return out;
 }

@@ -67,10 +67,17 @@ t.test('framework roles: weights and quota limits from the config file or CORRAL
   for (const [bad, message] of [
     ['[1]', /JSON object/],
     ['{"web": {"weight": -1}}', /weight must be a positive number/],
-    ['{"web": {"quota": {"gpus": 1}}}', /unknown quota resource 'gpus'/],
+    ['{"web": {"quota": {"gpus": 1}}}', /unknown resource 'gpus'/],
     ['{"web": {"share": 1}}', /unknown setting 'share'/],
     ['{"we b": {}}', /role name/],
   ] as const) {
     t.throws(() => loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_FRAMEWORK_ROLES: bad }, installed: false }), { code: 'CONFIG_INVALID', message }, bad);
   }
+});
+
+t.test('agent reservations: per role, from the config file or CORRAL_AGENT_RESERVATIONS', async (t) => {
+  const ok = loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_AGENT_RESERVATIONS: '{"web": {"cpus": 1, "mem": 512}}' }, installed: false });
+  t.same(ok.agentReservations, { web: { cpus: 1, mem: 512, disk: 0 } });
+  t.throws(() => loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_AGENT_RESERVATIONS: '{"*": {"cpus": 1}}' }, installed: false }), { code: 'CONFIG_INVALID', message: /unreserved pool/ });
+  t.throws(() => loadDaemonConfig({ flags: {}, roleFlags: [], env: { CORRAL_AGENT_RESERVATIONS: '{"web": {"cpus": -1}}' }, installed: false }), { code: 'CONFIG_INVALID', message: /cpus must be a number >= 0/ });
 });

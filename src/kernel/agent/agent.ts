@@ -34,6 +34,8 @@ export interface AgentOptions extends Partial<AgentTuning> {
   /** What the agent offers in total. */
   resources: Resources;
   attributes: Record<string, string>;
+  /** Static reservations: role → the part of `resources` only that role's frameworks are offered. */
+  reservations?: Record<string, Resources>;
   version: string;
   /** SIGTERM-to-SIGKILL grace in seconds when neither the kill nor the task names one. */
   killGraceSeconds: number;
@@ -119,8 +121,8 @@ export class Agent implements AgentLink {
       this.outbox.release();
       throw err;
     });
-    const { id, hostname, resources, attributes, version, clock } = this.opts;
-    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name }, this);
+    const { id, hostname, resources, attributes, version, clock, reservations } = this.opts;
+    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name, ...(reservations ? { reservations } : {}) }, this);
     this.outbox.release();
     this.rotator.start();
     this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, ...report }, 'agent registered with the master');

@@ -8,6 +8,7 @@ import { composeNode, type Node } from '../../src/daemon';
 import { defaultConfig } from '../../src/shared/config';
 import { silentLogger } from '../../src/shared/logger';
 import { MemoryStore } from '../../src/store';
+import { removeEmptyCorralCgroups } from '../helpers/corral-process';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'corral-api-'));
 let node: Node;
@@ -18,6 +19,7 @@ t.before(async () => {
 t.teardown(async () => {
   await node?.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  removeEmptyCorralCgroups();
 });
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -12,6 +12,7 @@ import { defaultConfig } from '../../src/shared/config';
 import { silentLogger } from '../../src/shared/logger';
 import { MemoryStore } from '../../src/store';
 import { Feed, openSse, type OpenStream, type SseItem } from './helpers/streams';
+import { removeEmptyCorralCgroups } from '../helpers/corral-process';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'corral-sched-'));
 let node: Node;
@@ -29,6 +30,7 @@ t.teardown(async () => {
   sse?.close();
   await node?.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  removeEmptyCorralCgroups();
 });
 
 type Event = { offers: Offer[] } | { status: TaskStatus };

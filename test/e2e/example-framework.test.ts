@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ROOT, startCorral, type RunningCorral } from '../helpers/corral-process';
+import { ROOT, removeEmptyCorralCgroups, startCorral, type RunningCorral } from '../helpers/corral-process';
 
 const ITEMS = 6;
 const dataDir = mkdtempSync(join(tmpdir(), 'corral-fanout-'));
@@ -16,6 +16,7 @@ let corral: RunningCorral | undefined;
 t.teardown(async () => {
   await corral?.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  removeEmptyCorralCgroups();
 });
 
 interface Run {

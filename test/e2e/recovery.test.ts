@@ -8,7 +8,7 @@ import t from 'tap';
 import { httpTransport } from '../../src/kernel/sdk/http';
 import type { SchedulerConnection } from '../../src/kernel/sdk/types';
 import { isTerminal, type Offer, type TaskLaunch, type TaskStatus } from '../../src/kernel/types';
-import { isAlive, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
+import { isAlive, removeEmptyCorralCgroups, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'corral-recovery-'));
 let corral: RunningCorral | undefined;
@@ -19,6 +19,7 @@ t.teardown(async () => {
   if (corral && corral.proc.exitCode === null) await corral.stop();
   for (const pid of taskPids(() => true)) process.kill(pid, 'SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
+  removeEmptyCorralCgroups();
 });
 
 const RUN = `rec${process.pid}`;

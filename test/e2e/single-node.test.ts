@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { corralCli, isAlive, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
+import { corralCli, isAlive, removeEmptyCorralCgroups, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
 
 interface NativeTask {
   id: string;
@@ -23,6 +23,7 @@ t.teardown(async () => {
   await corral?.stop();
   for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
+  removeEmptyCorralCgroups();
 });
 
 // An HTTP service that answers with its own pid, so the test can find and kill its process.

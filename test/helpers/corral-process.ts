@@ -1,7 +1,7 @@
 // Runs the real `corral` bundle (dist/corral.js) as child processes for end-to-end tests:
 // `corral up` on a free port in a temp data dir, and CLI commands against it.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -97,5 +97,26 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Removes the daemon's parent cgroup (`corral`) in each v1 hierarchy if it is empty, so tests
+ * leave no cgroup behind. rmdir of a cgroup that still has children fails, which keeps one in use
+ * by another test file (or a real daemon) safe.
+ */
+export function removeEmptyCorralCgroups(root = '/sys/fs/cgroup'): void {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const h of hierarchies) {
+    try {
+      rmdirSync(join(root, h, 'corral'));
+    } catch {
+      // absent, or still in use
+    }
   }
 }

@@ -31,7 +31,7 @@ const app = {
   id: '/e2e/web',
   cmd: `exec node -e "require('http').createServer((q, s) => s.end(String(process.pid))).listen(process.env.PORT0, () => console.log('web up on ' + process.env.PORT0 + ' as ' + process.env.MARATHON_APP_ID))"`,
   instances: 2,
-  cpus: 0.05,
+  cpus: 0.25, // a real CFS quota now: node needs some CPU to start within the test's 5 s
   mem: 32,
   portDefinitions: [{ port: 0, name: 'http' }],
   backoffSeconds: 2,

@@ -17,6 +17,7 @@ import { emptyResources, isTerminal, type AgentInfo, type Filters, type Framewor
 import { allocateOffers } from './allocator';
 import { allocationInput } from './allocation-input';
 import type { RoleConfig } from './allocator-roles';
+import { isLiveRecord, planAdoption } from './adoption';
 import { planLaunch } from './launch';
 import { applyStatus, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
 
@@ -115,34 +116,13 @@ export class Master implements MasterLink {
    * know are lost.
    */
   private adoptAgentTasks(info: AgentInfo, link: AgentLink): void {
-    const reported = link.reportTasks?.() ?? [];
-    const known = new Set(reported.map((r) => r.task.taskId));
-    for (const { task, status } of reported) {
-      if (this.tasks.has(task.taskId)) {
-        applyStatus(this.tasks.get(task.taskId)!, status);
-        continue;
-      }
-      const record = newTaskRecord(task, info.hostname, status.timestamp);
-      applyStatus(record, status);
-      if (status.state === 'TASK_RUNNING' && record.startedAt === undefined) record.startedAt = status.timestamp;
-      if (isTerminal(status.state)) this.completed.unshift(record);
-      else this.tasks.set(task.taskId, record);
+    const plan = planAdoption(info, link.reportTasks?.() ?? [], this.tasks, this.opts.clock.now());
+    for (const record of plan.adopted) {
+      if (isLiveRecord(record)) this.tasks.set(record.info.taskId, record);
+      else this.completed.unshift(record);
       this.emit(() => ({ type: 'TASK_ADDED', task: toTaskView(record) }));
     }
-    for (const record of [...this.tasks.values()]) {
-      if (record.info.agentId !== info.id || known.has(record.info.taskId)) continue;
-      const lost: TaskStatus = {
-        taskId: record.info.taskId,
-        agentId: info.id,
-        frameworkId: record.info.frameworkId,
-        state: 'TASK_LOST',
-        source: 'SOURCE_MASTER',
-        reason: 'REASON_AGENT_RESTARTED',
-        message: 'The agent restarted and does not know this task',
-        timestamp: this.opts.clock.now(),
-      };
-      this.statusUpdate(lost);
-    }
+    for (const status of plan.lost) this.statusUpdate(status);
   }
 
   // ---- framework side (used by the SDK transports) ----

@@ -7,7 +7,7 @@ import type { TaskView } from '../kernel/master/task-record';
 import { isTerminal } from '../kernel/types';
 import type { Clock } from '../shared/clock';
 import { CorralError, errors } from '../shared/errors';
-import { iso, nativeTaskJson } from './task-json';
+import { nativeAgentJson, nativeTaskJson } from './task-json';
 
 export interface NativeRoutesOptions {
   master: Master;
@@ -31,20 +31,7 @@ const MAX_LOG_READ = 4 * 1024 * 1024;
 export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutesOptions): void {
   const { master } = opts;
   const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
-  const nodeJson = (a: AgentView) => ({
-    id: a.id,
-    hostname: a.hostname,
-    roles: opts.roles,
-    resources: a.resources,
-    used: a.used,
-    attributes: a.attributes,
-    registeredAt: iso(a.registeredAt),
-    version: a.version,
-    isolation: a.isolation ?? null,
-    reservations: a.reservations ?? {},
-    tasks: a.tasks,
-    status: 'ACTIVE',
-  });
+  const nodeJson = (a: AgentView) => ({ ...nativeAgentJson(a), roles: opts.roles, used: a.used, tasks: a.tasks, status: 'ACTIVE' });
 
   server.get('/api/v1/nodes', async () => ({ nodes: master.agentViews().map(nodeJson) }));
 

@@ -6,10 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Master } from '../kernel/master/master';
 import type { TaskView } from '../kernel/master/task-record';
 import { OPERATOR_EVENT_TYPES, type FrameworkView, type OperatorEvent } from '../kernel/sdk/operator';
-import type { AgentInfo } from '../kernel/types';
 import type { Clock } from '../shared/clock';
 import { CorralError } from '../shared/errors';
-import { iso, nativeTaskJson } from './task-json';
+import { iso, nativeAgentJson, nativeTaskJson } from './task-json';
 
 export interface OperatorRoutesOptions {
   master: Master;
@@ -28,16 +27,7 @@ export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRo
   const { master } = opts;
   const heartbeatMs = (opts.heartbeatIntervalSeconds ?? 15) * 1000;
 
-    const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
-  const agentJson = (a: AgentInfo) => ({
-    id: a.id,
-    hostname: a.hostname,
-    resources: a.resources,
-    attributes: a.attributes,
-    registeredAt: iso(a.registeredAt),
-    version: a.version,
-    isolation: a.isolation ?? null,
-  });
+  const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
   const frameworkJson = (f: FrameworkView) => ({
     id: f.id,
     name: f.name,
@@ -50,7 +40,7 @@ export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRo
     activeTasks: f.activeTasks,
   });
   const state = () => ({
-    agents: master.agentViews().map((a) => ({ ...agentJson(a), used: a.used, offered: a.offered, tasks: a.tasks })),
+    agents: master.agentViews().map((a) => ({ ...nativeAgentJson(a), used: a.used, offered: a.offered, tasks: a.tasks })),
     frameworks: master.frameworkViews().map(frameworkJson),
     tasks: master.taskViews().map(taskJson),
     outstandingOffers: master.outstandingOffers(),
@@ -58,7 +48,7 @@ export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRo
   const eventJson = (e: OperatorEvent): unknown => {
     switch (e.type) {
       case 'AGENT_ADDED':
-        return { agent: agentJson(e.agent) };
+        return { agent: nativeAgentJson(e.agent) };
       case 'AGENT_REMOVED':
         return { agentId: e.agentId };
       case 'TASK_ADDED':

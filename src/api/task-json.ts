@@ -1,7 +1,7 @@
-// The native task shape (GET /api/v1/tasks, /api/v1/state and the operator event stream), built
-// from the master's TaskView in one place so every route shows the same thing.
+// The native task and agent shapes (GET /api/v1/tasks and /nodes, /api/v1/state and the operator
+// event stream), built in one place so every route shows the same thing.
 import type { TaskView } from '../kernel/master/task-record';
-import type { PortRange } from '../kernel/types';
+import type { AgentInfo, PortRange } from '../kernel/types';
 import { appIdOfTaskId } from '../shared/ids';
 
 export const iso = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
@@ -27,5 +27,19 @@ export function nativeTaskJson(t: TaskView, initFrameworkId: string | undefined)
     stagedAt: iso(t.stagedAt),
     startedAt: iso(t.startedAt),
     updatedAt: iso(t.updatedAt),
+  };
+}
+
+/** An agent as every native route shows it; routes add what they know more (use, roles, status). */
+export function nativeAgentJson(a: AgentInfo) {
+  return {
+    id: a.id,
+    hostname: a.hostname,
+    resources: a.resources,
+    attributes: a.attributes,
+    registeredAt: iso(a.registeredAt),
+    version: a.version,
+    isolation: a.isolation ?? null,
+    reservations: a.reservations ?? {},
   };
 }

@@ -20,6 +20,7 @@ import { recoverTasks, type RecoveryHost } from './recovery';
 import type { RunContext } from './run-context';
 import { invalidTaskIdReason, readLog, sandboxDir } from './sandbox';
 import { StatusOutbox } from './status-outbox';
+import { SupervisorLauncher } from './launcher';
 import { SupervisorWatch } from './supervisor';
 import { containerLimits, launchRefusal, newStatus, runningStatistics, unknownTaskAnswer, withoutUuid, type StatusFields } from './task-status';
 import { TaskRun } from './task-run';
@@ -102,7 +103,9 @@ export class Agent implements AgentLink {
       logger: this.log,
       pidNamespace: this.tuning.pidNamespace ?? this.users.agentIsRoot,
       killGraceSeconds: opts.killGraceSeconds,
+      launcher: new SupervisorLauncher(this.log),
       watch: new SupervisorWatch(opts.clock, this.tuning.supervisorPollMs),
+      launchedWatch: new SupervisorWatch(opts.clock, this.tuning.launchedSupervisorPollMs),
       fetchCache: () => (this.cache ??= new FetchCache({ dir: join(opts.dataDir, 'fetch-cache'), maxBytes: this.tuning.fetchCacheBytes, clock: opts.clock })),
     };
     const { logMaxBytes: maxBytes, logKeepFiles: keep } = this.tuning;
@@ -135,7 +138,9 @@ export class Agent implements AgentLink {
       for (const record of live) this.kill(record.task.taskId);
       await keepingProcessAlive(Promise.all(live.map((r) => r.ended)));
       this.rotator.stop();
+      this.ctx.launcher.stop();
       this.ctx.watch.close();
+      this.ctx.launchedWatch.close();
       this.outbox.close();
       this.log.info({ event: 'agent_stopped', killed: live.length }, 'agent stopped');
     })();

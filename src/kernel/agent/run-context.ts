@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger';
 import type { CheckpointStore } from './checkpoint';
 import type { FetchCache } from './fetch-cache';
 import type { Isolator } from './isolation/types';
+import type { SupervisorLauncher } from './launcher';
 import type { SupervisorWatch } from './supervisor';
 
 export interface RunContext {
@@ -15,8 +16,12 @@ export interface RunContext {
   pidNamespace: boolean;
   /** Default SIGTERM-to-SIGKILL grace, in seconds. */
   killGraceSeconds: number;
+  /** Starts supervisors (the agent's fork server). */
+  launcher: SupervisorLauncher;
   /** Polls supervisors adopted from an earlier agent run. */
   watch: SupervisorWatch;
+  /** Polls supervisors this agent launched, in case one dies without saying `exited`. */
+  launchedWatch: SupervisorWatch;
   /** The agent's fetch cache, created on first use. */
   fetchCache(): FetchCache;
 }

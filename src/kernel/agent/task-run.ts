@@ -1,7 +1,7 @@
 // One task's life on the agent, from staging to cleanup: sandbox and checkpoint, fetch, container,
 // supervisor, kill, health checks, and how its end is reported. The Agent decides what to run and
 // delivers the updates; a TaskRun does the work and reports state changes through `report`.
-import { closeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TimerHandle } from '../../shared/clock';
 import { isCorralError } from '../../shared/errors';
 import type { TaskInfo } from '../types';
@@ -11,8 +11,9 @@ import { exitOutcome } from './exit-outcome';
 import { fetchArtifacts } from './fetcher';
 import type { HealthMonitor } from './health';
 import type { Container, ContainerStats } from './isolation/types';
-import { createSandbox, openSandbox, type SandboxOwner } from './sandbox';
-import { decodeExitStatus, launcherArgv, startSupervisor, taskSideScript, type SupervisorHandle } from './supervisor';
+import { launchArgv, taskSideScript } from './launch-scripts';
+import { closeSandboxFiles, createSandbox, openSandbox, type SandboxOwner } from './sandbox';
+import { decodeExitStatus, type SupervisorHandle } from './supervisor';
 import { reapContainer } from './reaping';
 import type { RunContext, StatusFields } from './run-context';
 import { sampleMemoryLimit, startHealthChecks } from './task-watchers';
@@ -36,6 +37,8 @@ export class TaskRun {
   private memorySampler: TimerHandle | undefined;
   private memoryHit = false;
   private launcher: string[] = [];
+  /** Prefixes this launch's lines from its supervisor (see launch-scripts.ts). */
+  private launchKey = 0;
 
   constructor(
     private readonly ctx: RunContext,
@@ -89,7 +92,8 @@ export class TaskRun {
         return false;
       }
       this.container = await this.ctx.isolator.create(this.task.taskId, this.saved.limits);
-      this.launcher = launcherArgv({ argv, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace });
+      this.launchKey = this.ctx.launcher.reserveKey();
+      this.launcher = launchArgv({ argv, env: this.env, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace, key: this.launchKey });
       this.phase = 'ready';
       return true;
     } catch (err) {
@@ -103,43 +107,51 @@ export class TaskRun {
     }
   }
 
-  /** Starts the supervisor (synchronously, in a spawn batch). */
+  /**
+   * Hands the task to the launcher (in a spawn batch); its supervisor reports itself on the shared
+   * pipe (onSupervisor), and launchedWatch polls it from then on in case it dies without a word.
+   */
   spawn(): void {
     const container = this.container!;
     if (this.killRequested) {
       void this.reapContainer().then(() => this.end({ state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed before it started' }));
       return;
     }
-    let files: ReturnType<typeof openSandbox> | undefined;
     try {
-      files = openSandbox(this.saved.sandbox, this.owner);
-      const handle = startSupervisor(
+      // Creates the logs with the task user as owner; the supervisor opens them again for appending.
+      closeSandboxFiles(openSandbox(this.saved.sandbox, this.owner));
+      this.ctx.launcher.start(
         {
+          key: this.launchKey,
           metaDir: this.ctx.checkpoints.dir(this.task.taskId),
-          taskScript: taskSideScript(container.enterScript(), this.ctx.pidNamespace),
-          launcher: this.launcher,
           cwd: this.saved.sandbox,
-          env: this.env,
-          stdoutFd: files.stdoutFd,
-          stderrFd: files.stderrFd,
+          stdoutPath: join(this.saved.sandbox, 'stdout'),
+          stderrPath: join(this.saved.sandbox, 'stderr'),
+          taskScript: taskSideScript(container.enterScript(), this.ctx.pidNamespace),
+          argv: this.launcher,
         },
-        { onTaskPid: (pid) => this.onTaskPid(pid), onRunning: () => this.onRunning(false), onExit: () => void this.finish() },
+        {
+          onStarted: (supervisor, taskPid) => this.onSupervisor(supervisor, taskPid),
+          onRunning: () => this.onRunning(false),
+          onExit: () => void this.finish(),
+          onFailed: (message) => void this.reapContainer().then(() => this.launchFailed(message)),
+        },
       );
-      this.supervisor = handle;
-      // The supervisor records itself on disk before it starts the task; this copy is checkpointed
-      // with the next update.
-      this.saved.supervisor = { pid: handle.pid, startTime: handle.startTime };
       this.phase = 'spawned';
-      this.ctx.logger.info({ event: 'agent_task_spawned', taskId: this.task.taskId, supervisorPid: handle.pid }, 'task supervisor started');
     } catch (err) {
       void this.reapContainer().then(() => this.launchFailed((err as Error).message));
-    } finally {
-      // The supervisor holds its own copies of the log descriptors.
-      if (files) {
-        closeSync(files.stdoutFd);
-        closeSync(files.stderrFd);
-      }
     }
+  }
+
+  private onSupervisor(supervisor: SupervisorHandle, taskPid: number): void {
+    if (this.phase === 'finished') return;
+    this.supervisor = supervisor;
+    // The supervisor recorded itself on disk before it started the task; this copy is checkpointed
+    // with the next update.
+    this.saved.supervisor = { pid: supervisor.pid, startTime: supervisor.startTime };
+    this.ctx.launchedWatch.watch(supervisor, () => void this.finish());
+    this.ctx.logger.debug({ event: 'agent_task_spawned', taskId: this.task.taskId, supervisorPid: supervisor.pid }, 'task supervisor started');
+    this.onTaskPid(taskPid);
   }
 
   /** Takes over a task whose supervisor outlived an earlier agent run. */
@@ -247,6 +259,10 @@ export class TaskRun {
     this.killTimer?.cancel();
     this.memorySampler?.cancel();
     this.health?.stop();
+    if (this.supervisor) {
+      this.ctx.watch.unwatch(this.supervisor);
+      this.ctx.launchedWatch.unwatch(this.supervisor);
+    }
     this.taskPid ??= this.ctx.checkpoints.taskPid(this.task.taskId);
     const exitStatus = this.ctx.checkpoints.exitStatus(this.task.taskId);
     const limitHit = this.memoryHit || ((await this.container?.memoryLimitHit().catch(() => false)) ?? false);

@@ -20,6 +20,11 @@ export interface AgentTuning {
   fetchCacheBytes: number;
   /** Milliseconds between liveness polls of supervisors adopted after a restart. */
   supervisorPollMs: number;
+  /**
+   * Milliseconds between liveness polls of supervisors this agent launched. Only a fallback: they
+   * say `exited` themselves; this finds one killed before it could (one /proc read per task).
+   */
+  launchedSupervisorPollMs: number;
   /** Run tasks in their own PID namespace; undefined = when the agent is root. */
   pidNamespace: boolean | undefined;
 }
@@ -34,6 +39,7 @@ export const DEFAULT_AGENT_TUNING: Readonly<AgentTuning> = Object.freeze({
   logCheckIntervalMs: 2_000,
   fetchCacheBytes: 2 * 1024 ** 3,
   supervisorPollMs: 300,
+  launchedSupervisorPollMs: 5_000,
   pidNamespace: undefined,
 });
 

@@ -10,7 +10,7 @@ import { StatusOutbox } from '../../../src/kernel/agent';
 import { CheckpointStore, type TaskCheckpoint } from '../../../src/kernel/agent/checkpoint';
 import { rotateIfOver } from '../../../src/kernel/agent/log-rotation';
 import { planRecovery } from '../../../src/kernel/agent/recovery';
-import { decodeExitStatus, launcherArgv, NAMESPACE_INIT_SCRIPT, taskSideScript } from '../../../src/kernel/agent/supervisor';
+import { decodeExitStatus } from '../../../src/kernel/agent/supervisor';
 import { UserResolver } from '../../../src/kernel/agent/users';
 import type { TaskStatus } from '../../../src/kernel/types';
 import { shellTask } from './helpers/harness';
@@ -59,18 +59,6 @@ t.test('decodeExitStatus: sh $? to an exit code or a signal', async (t) => {
     [255, 255, null],
   ];
   for (const [status, code, signal] of table) t.same(decodeExitStatus(status), { code, signal }, String(status));
-});
-
-t.test('the launcher passes the task argv through untouched', async (t) => {
-  const argv = ['/bin/echo', "it's", '$(touch pwned)', '`id`', 'a b'];
-  const plain = launcherArgv({ argv, pidNamespace: false });
-  t.same(plain, argv, 'without root: the argv itself');
-  const full = launcherArgv({ argv, pidNamespace: true, user: { uid: 65534, gid: 65534 } });
-  t.same(full.slice(-argv.length), argv, 'the task argv comes last, as separate words');
-  t.match(full, [/unshare$/, '--pid', '--fork', '--mount-proc', '--kill-child', '--setgid=65534', '--setuid=65534', '/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init']);
-  t.match(launcherArgv({ argv, pidNamespace: false, user: { uid: 1, gid: 2 } }), [/setpriv$/, '--reuid=1', '--regid=2', '--clear-groups', '--', ...argv], 'without a namespace setpriv switches users');
-  t.equal(taskSideScript('', true), 'exec "$@"');
-  t.match(taskSideScript("echo $$ > '/cg/x' || exit 125", false), /^echo \$\$ > '\/cg\/x' \|\| exit 125\n.*echo running >&4.*exec "\$@" 4>&-$/s);
 });
 
 t.test('the outbox journals durable updates before sending and their acknowledgements; restore re-sends with the original uuids', async (t) => {

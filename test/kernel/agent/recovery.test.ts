@@ -5,7 +5,7 @@
 // knows, launches nothing twice and refuses a second launch of a live task.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -57,20 +57,33 @@ function lastingPids(taskPid: number): number[] {
   return chain;
 }
 
-function supervisorsOf(id: string): number[] {
+/**
+ * Live supervisors of a task: sh processes working in its sandbox outside the task's own session
+ * (the task's side, its namespace init and its shells all live in the session the task leads).
+ */
+function supervisorsOf(dataDir: string, id: string): number[] {
+  const sandbox = join(dataDir, 'sandboxes', id);
   return readdirSync('/proc')
     .map(Number)
     .filter((pid) => {
       try {
-        return (
-          readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('corral-supervisor') &&
-          readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`CORRAL_TASK_ID=${id}`) &&
-          isAlive(pid)
-        );
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const [, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return stat.includes(' (sh) ') && readlinkSync(`/proc/${pid}/cwd`) === sandbox && Number(session) !== pid && !sessionLedByTask(Number(session), sandbox) && isAlive(pid);
       } catch {
         return false;
       }
     });
+}
+
+/** Whether `session`'s leader is a task of this sandbox (its side: setsid, then unshare or env). */
+function sessionLedByTask(session: number, sandbox: string): boolean {
+  try {
+    return readlinkSync(`/proc/${session}/cwd`) === sandbox;
+  } catch {
+    // The leader is gone: sessions of tasks are led by the task until it ends.
+    return false;
+  }
 }
 
 t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplicated, every exit code reported once', { skip: !root && 'needs root (cgroups)' }, async (t) => {
@@ -134,7 +147,7 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
   for (const task of down) writeFileSync(join(sandbox(task.taskId), 'release'), '');
   await waitUntil('the down tasks to record their exit', () => down.every((task) => existsSync(join(dataDir, 'meta', 'tasks', task.taskId, 'exit_status'))));
   const stray = await isolator.create('stray-leftover', { cpus: 0.1, memMb: 32, pids: 16 });
-  const strayProc = spawn('/bin/sh', ['-c', `${stray.enterScript()}\nexec sleep 60`], { stdio: 'ignore', detached: true });
+  const strayProc = spawn('/bin/sh', ['-c', `self=$$\n${stray.enterScript()}\nexec sleep 60`], { stdio: 'ignore', detached: true });
   t.teardown(() => strayProc.kill('SIGKILL'));
   await waitUntil('the stray container to be populated', () => readFileSync(join('/sys/fs/cgroup/pids', parent, 'stray-leftover', 'cgroup.procs'), 'utf8').trim() !== '');
   const longLogSizes = new Map(long.map((task) => [task.taskId, statSync(join(sandbox(task.taskId), 'stdout')).size]));
@@ -159,7 +172,7 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
   for (const task of long) {
     const id = task.taskId;
     const s = survivors.get(id)!;
-    t.same(supervisorsOf(id), [s.supervisor], `${id}: one supervisor, the same one`);
+    t.same(supervisorsOf(dataDir, id), [s.supervisor], `${id}: one supervisor, the same one`);
     t.equal(s.pids.length, 3, `${id}: namespace parent, init and task shell`);
     t.same(lastingPids(s.taskPid), s.pids, `${id}: the same processes, none started again`);
     const running = before.find((x) => x.taskId === id && x.state === 'TASK_RUNNING')!;
@@ -192,7 +205,7 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
     const ends = master.of(task.taskId).filter((x) => isTerminal(x.state));
     t.equal(ends.length, 1, `${task.taskId}: its end is reported once`);
     t.match(ends[0], { state: expected[i]![0], ...expected[i]![1] }, `${task.taskId}: with its real exit status`);
-    t.same(supervisorsOf(task.taskId), [], `${task.taskId}: nothing of it runs`);
+    t.same(supervisorsOf(dataDir, task.taskId), [], `${task.taskId}: nothing of it runs`);
   }
   t.notOk(master.statuses.some((x) => x.state === 'TASK_LOST'), 'no task was lost');
 
@@ -202,7 +215,7 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
   const seen = master.statuses.length;
   agent.launch(shellTask('long0', 'echo twice'));
   t.match(await master.waitFor('long0', 'TASK_FAILED', WAIT_MS, seen), { reason: 'REASON_TASK_INVALID', message: /already running/ }, 'a second launch of a live task is refused');
-  t.same(supervisorsOf('long0'), [survivors.get('long0')!.supervisor]);
+  t.same(supervisorsOf(dataDir, 'long0'), [survivors.get('long0')!.supervisor]);
 
   // An adopted task can be killed like any other; its acknowledged end retires its checkpoint.
   agent.kill('long1', 5);

@@ -6,13 +6,15 @@ import t from 'tap';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launcherArgv, startSupervisor, taskSideScript } from '../../../src/kernel/agent/supervisor';
+import { launchArgv, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
+import { SupervisorLauncher } from '../../../src/kernel/agent/launcher';
+import { silentLogger } from '../../../src/shared/logger';
 import { isAlive, newTaskId, pidFromFile, shellTask, startAgent, waitUntil } from './helpers/harness';
 
 const root = process.getuid?.() === 0;
 
 interface Started {
-  supervisor: number;
+  supervisor: Promise<number>;
   taskPid: Promise<number>;
   running: Promise<void>;
   exited: Promise<void>;
@@ -23,30 +25,35 @@ interface Started {
 function supervise(t: { teardown(fn: () => unknown): void }, script: string, pidNamespace = false): Started {
   const meta = mkdtempSync(join(tmpdir(), 'corral-supervisor-'));
   t.teardown(() => rmSync(meta, { recursive: true, force: true }));
-  const out = openSync(join(meta, 'stdout'), 'a');
-  const err = openSync(join(meta, 'stderr'), 'a');
-  let onPid: (pid: number) => void = () => {};
+  closeSync(openSync(join(meta, 'stdout'), 'a'));
+  closeSync(openSync(join(meta, 'stderr'), 'a'));
+  let onStarted: (pids: [number, number]) => void = () => {};
   let onRunning: () => void = () => {};
   let onExit: () => void = () => {};
-  const taskPid = new Promise<number>((resolve) => (onPid = resolve));
+  const started = new Promise<[number, number]>((resolve) => (onStarted = resolve));
   const running = new Promise<void>((resolve) => (onRunning = resolve));
   const exited = new Promise<void>((resolve) => (onExit = resolve));
-  const handle = startSupervisor(
-    { metaDir: meta, taskScript: taskSideScript('', pidNamespace), launcher: launcherArgv({ argv: ['/bin/sh', '-c', script], pidNamespace }), cwd: meta, env: { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` }, stdoutFd: out, stderrFd: err },
-    { onTaskPid: (pid) => onPid(pid), onRunning: () => onRunning(), onExit: () => onExit() },
+  const launcher = new SupervisorLauncher(silentLogger());
+  const key = launcher.reserveKey();
+  const env = { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` };
+  launcher.start(
+    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), taskScript: taskSideScript('', pidNamespace), argv: launchArgv({ argv: ['/bin/sh', '-c', script], env, pidNamespace, key }) },
+    { onStarted: (s, task) => onStarted([s.pid, task]), onRunning: () => onRunning(), onExit: () => onExit(), onFailed: (m) => t.teardown(() => Promise.reject(new Error(m))) },
   );
-  closeSync(out);
-  closeSync(err);
+  const supervisor = started.then(([s]) => s);
+  const taskPid = started.then(([, task]) => task);
   t.teardown(async () => {
+    launcher.stop();
     // Nothing of it may outlive the test, whatever happened.
-    for (const pid of [handle.pid]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    const [s, task] = await Promise.race([started, Promise.resolve([0, 0] as [number, number])]);
+    if (s && isAlive(s)) process.kill(s, 'SIGKILL');
     try {
-      process.kill(-(await Promise.race([taskPid, Promise.resolve(0)])), 'SIGKILL');
+      if (task) process.kill(-task, 'SIGKILL');
     } catch {
       // already gone
     }
   });
-  return { supervisor: handle.pid, taskPid, running, exited, meta };
+  return { supervisor, taskPid, running, exited, meta };
 }
 
 const exitStatus = (meta: string) => readFileSync(join(meta, 'exit_status'), 'utf8');
@@ -79,19 +86,20 @@ t.test('the task leads a session of its own; killing it leaves the supervisor to
   const [, , pgrp, session] = stat(taskPid);
   t.equal(Number(session), taskPid, 'the task is a session leader');
   t.equal(Number(pgrp), taskPid, 'and leads its process group');
-  t.not(stat(s.supervisor)[3], session, 'the supervisor is in another session');
+  t.not(stat(await s.supervisor)[3], session, 'the supervisor is in another session');
   process.kill(-taskPid, 'SIGKILL');
   await s.exited;
   t.equal(exitStatus(s.meta), '137\n', 'SIGKILL recorded as 128 + 9');
-  t.notOk(isAlive(s.supervisor));
+  t.notOk(isAlive(await s.supervisor));
 });
 
 t.test('the supervisor costs one small sh process (RSS and PSS)', async (t) => {
   const s = supervise(t, 'sleep 60', root);
   await s.running;
-  const status = readFileSync(`/proc/${s.supervisor}/status`, 'utf8');
+  const supervisor = await s.supervisor;
+  const status = readFileSync(`/proc/${supervisor}/status`, 'utf8');
   const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
-  const rollup = readFileSync(`/proc/${s.supervisor}/smaps_rollup`, 'utf8');
+  const rollup = readFileSync(`/proc/${supervisor}/smaps_rollup`, 'utf8');
   const rss = kb(status, 'VmRSS');
   const pss = kb(rollup, 'Pss');
   const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
@@ -122,7 +130,7 @@ t.test('a task runs as nobody in a private sandbox and, with root, sees only its
   t.equal(user, 'nobody', 'USER names the task user');
   const pids = procs!.trim().split(' ').map(Number);
   t.ok(pids.length <= 6 && pids[0] === 1, `only its own processes are visible: ${procs}`);
-  t.match(init, /^\/bin\/sh -c .* corral-init /, 'pid 1 is the namespace init');
+  t.match(init, /^\/bin\/sh -c .* corral-init \d+ /s, 'pid 1 is the namespace init');
   t.match(secret, /Permission denied/, 'another task\'s sandbox is closed to it');
   t.equal(readFileSync(join(other, 'who'), 'utf8'), 'daemon\n');
   t.equal(statSync(other).uid, 1, "the neighbour's sandbox belongs to daemon");

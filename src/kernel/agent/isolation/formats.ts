@@ -51,11 +51,12 @@ export function shellQuote(word: string): string {
 }
 
 /**
- * The sh line that moves the running shell into a cgroup. A failed write stops the launcher
- * (exit 125, sh has already printed why to stderr): an unconfined task must never start.
+ * The sh line that moves the task's side (pid `$self`, see launch-scripts.ts) into a cgroup. A
+ * failed write stops it (exit 125, sh has already printed why to stderr): an unconfined task must
+ * never start.
  */
 export function joinCgroupLine(procsFile: string): string {
-  return `echo $$ > ${shellQuote(procsFile)} || exit 125`;
+  return `echo "$self" > ${shellQuote(procsFile)} || exit 125`;
 }
 
 /** Flat keyed files (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`, `cpuacct.stat`). */

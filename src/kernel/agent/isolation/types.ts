@@ -20,8 +20,8 @@ export interface Container {
   readonly taskId: string;
   readonly limits: ContainerLimits;
   /**
-   * POSIX sh lines the task's launcher runs, as root and before dropping privileges and exec'ing
-   * the task, to put itself ($$) into the container (e.g. `echo $$ > .../cgroup.procs`) and apply
+   * POSIX sh lines the task's side runs, as root and before dropping privileges and exec'ing the
+   * task, to put itself (pid `$self`) into the container (e.g. `echo $$ > .../cgroup.procs`) and apply
    * limits (e.g. `ulimit`). Empty when there is nothing to do.
    */
   enterScript(): string;

@@ -50,7 +50,7 @@ t.test('create writes the limits, refuses bad ids and limits, and destroy remove
   t.equal(read('pids', 'pids.max'), '33');
   const lines = c.enterScript().split('\n');
   t.equal(lines.length, 5, 'one line per hierarchy');
-  t.match(lines[0], /^echo \$\$ > '\/sys\/fs\/cgroup\/.*\/limits\/cgroup\.procs' \|\| exit 125$/);
+  t.match(lines[0], /^echo "\$self" > '\/sys\/fs\/cgroup\/.*\/limits\/cgroup\.procs' \|\| exit 125$/);
   t.same(await iso.leftovers(), ['limits']);
   await c.destroy();
   await c.destroy();

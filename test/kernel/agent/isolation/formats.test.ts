@@ -46,7 +46,7 @@ t.test('limits are checked before they reach the kernel', async (t) => {
 
 t.test('shell lines quote paths', async (t) => {
   t.equal(shellQuote(`it's`), `'it'\\''s'`);
-  t.equal(joinCgroupLine('/cg/a b/cgroup.procs'), `echo $$ > '/cg/a b/cgroup.procs' || exit 125`);
+  t.equal(joinCgroupLine('/cg/a b/cgroup.procs'), `echo "$self" > '/cg/a b/cgroup.procs' || exit 125`);
 });
 
 t.test('flat keyed files, pid lists, controller lists, single numbers', async (t) => {

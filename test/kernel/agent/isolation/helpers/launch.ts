@@ -24,7 +24,7 @@ export interface Launched {
 
 /** Starts `cmd` in `container`; the test's teardown SIGKILLs its process group. */
 export function launch(t: Teardown, container: Container, cmd: string): Launched {
-  const script = [container.enterScript(), `exec ${cmd}`].filter((l) => l !== '').join('\n');
+  const script = ['self=$$', container.enterScript(), `exec ${cmd}`].filter((l) => l !== '').join('\n');
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,0 +1,27 @@
+// The launch argv and task-side scripts as data: what a task's exec chain looks like with and
+// without a PID namespace, and that nothing a framework chooses becomes shell code.
+import t from 'tap';
+import { launchArgv, launchCommand, NAMESPACE_INIT_SCRIPT, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
+
+const argv = ['/bin/echo', "it's", '$(touch pwned)', '`id`', 'a b'];
+
+t.test('without a namespace: setsid, setpriv when the user changes, env -i with exactly the task environment, then the argv', async (t) => {
+  t.match(launchArgv({ argv, env: { A: '1' }, pidNamespace: false, key: 1 }), [/setsid$/, /env$/, '-i', '--', 'A=1', ...argv]);
+  t.match(launchArgv({ argv, env: {}, pidNamespace: false, user: { uid: 1, gid: 2 }, key: 1 }), [/setsid$/, /setpriv$/, '--reuid=1', '--regid=2', '--clear-groups', '--', /env$/, '-i', '--', ...argv]);
+});
+
+t.test('with a namespace: setsid unshare as the task user, the init with key and exports, then the argv as separate words', async (t) => {
+  const full = launchArgv({ argv, env: { PATH: '/bin', X: "$(touch y) '" }, pidNamespace: true, user: { uid: 65534, gid: 65534 }, key: 7 });
+  t.match(full, [/setsid$/, /unshare$/, '--pid', '--fork', '--mount-proc', '--kill-child', '--setgid=65534', '--setuid=65534', '/bin/sh', '-c', NAMESPACE_INIT_SCRIPT, 'corral-init', '7', 'PATH=/bin', "X=$(touch y) '", '--', ...argv]);
+  const odd = launchArgv({ argv, env: { 'a-b': '1' }, pidNamespace: true, key: 7 });
+  t.match(odd.slice(odd.indexOf('--')), ['--', /env$/, '-i', '--', 'a-b=1', ...argv], 'a name sh cannot export falls back to env -i');
+});
+
+t.test('task side scripts and launch lines', async (t) => {
+  t.equal(taskSideScript('', true), 'exec "$@"');
+  t.match(taskSideScript(`echo "$self" > '/cg/x' || exit 125`, false), /^echo "\$self" > '\/cg\/x' \|\| exit 125\n.*echo "\$k running" >&3.*exec "\$@" 3>&-$/s);
+  const line = launchCommand({ key: 3, metaDir: "/m'x", cwd: '/s', stdoutPath: '/s/stdout', stderrPath: '/s/stderr', taskScript: 'exec "$@"', argv });
+  t.match(line, /^L 3 '\/m'\\''x' '\/s' '\/s\/stdout' '\/s\/stderr' 'exec "\$@"' '\/\S+\/mv' '\/bin\/echo' 'it'\\''s' '\$\(touch pwned\)' '`id`' 'a b'$/);
+  t.throws(() => launchCommand({ key: 0, metaDir: '/m', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', taskScript: '', argv }), /Invalid launch key/);
+  t.throws(() => launchCommand({ key: 1, metaDir: '/m\0', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', taskScript: '', argv }), /NUL/);
+});

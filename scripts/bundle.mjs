@@ -142,3 +142,6 @@ if (opts.entry === 'src/main.ts') {
   }).catch(() => process.exit(1));
   console.log(`bundle: ${relative(root, sdkOut)} ${(statSync(sdkOut).size / 1024).toFixed(1)} KiB (framework SDK)`);
 }
+
+// The agent's exec helper (native/corral-exec.c), next to the bundle; a warning without a compiler.
+if (opts.entry === 'src/main.ts') execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });

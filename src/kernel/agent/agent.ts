@@ -20,6 +20,7 @@ import { recoverTasks, type RecoveryHost } from './recovery';
 import type { RunContext } from './run-context';
 import { invalidTaskIdReason, readLog, sandboxDir } from './sandbox';
 import { StatusOutbox } from './status-outbox';
+import { locateExecHelper } from './exec-helper';
 import { SupervisorLauncher } from './launcher';
 import { SupervisorWatch } from './supervisor';
 import { containerLimits, launchRefusal, newStatus, runningStatistics, unknownTaskAnswer, withoutUuid, type StatusFields } from './task-status';
@@ -102,6 +103,7 @@ export class Agent implements AgentLink {
       clock: opts.clock,
       logger: this.log,
       pidNamespace: this.tuning.pidNamespace ?? this.users.agentIsRoot,
+      execHelper: this.tuning.useExecHelper ? locateExecHelper() : undefined,
       killGraceSeconds: opts.killGraceSeconds,
       launcher: new SupervisorLauncher(this.log),
       watch: new SupervisorWatch(opts.clock, this.tuning.supervisorPollMs),
@@ -128,7 +130,7 @@ export class Agent implements AgentLink {
     this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name, ...(reservations ? { reservations } : {}) }, this);
     this.outbox.release();
     this.rotator.start();
-    this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, ...report }, 'agent registered with the master');
+    this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, execHelper: this.ctx.execHelper ?? 'none (shell chain)', ...report }, 'agent registered with the master');
   }
 
   /** Kills every live task (SIGTERM, SIGKILL after its grace) and resolves once all have ended. */

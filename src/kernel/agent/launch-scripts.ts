@@ -72,11 +72,11 @@ export const NAMESPACE_INIT_SCRIPT = [
 
 /**
  * The task side: the isolator's enter script (join cgroups, set rlimits; `$self` is the task's pid),
- * then exec the launch argv. Without a PID namespace nothing follows that could say `running`, so
- * this shell says it.
+ * then exec the launch argv. When nothing it execs says `running` (the shell chain without a PID
+ * namespace), this shell says it.
  */
-export function taskSideScript(enterScript: string, pidNamespace: boolean): string {
-  const exec = pidNamespace ? 'exec "$@"' : `${SAY_RUNNING}; exec "$@" 3>&-`;
+export function taskSideScript(enterScript: string, argvSaysRunning: boolean): string {
+  const exec = argvSaysRunning ? 'exec "$@"' : `${SAY_RUNNING}; exec "$@" 3>&-`;
   return enterScript.trim() === '' ? exec : `${enterScript}\n${exec}`;
 }
 
@@ -93,10 +93,19 @@ export interface LaunchArgvSpec {
   /** Run the task as pid 1's child in its own PID namespace with its own /proc (root only). */
   pidNamespace: boolean;
   key: number;
+  /** dist/corral-exec when it was built (exec-helper.ts); undefined = the shell chain. */
+  execHelper: string | undefined;
+}
+
+/** Whether the argv that launchArgv(spec) builds says `running` itself. */
+export function argvSaysRunning(spec: Pick<LaunchArgvSpec, 'pidNamespace' | 'execHelper'>): boolean {
+  return spec.execHelper !== undefined || spec.pidNamespace;
 }
 
 /**
- * The argv the task side execs. With a PID namespace: `setsid unshare` (new PID + mount namespace,
+ * The argv the task side execs. With the exec helper: `corral-exec KEY ns|plain UID GID N VARS…
+ * ARGV…`, which does everything below in one static program (native/corral-exec.c). Otherwise a
+ * chain of system tools. With a PID namespace: `setsid unshare` (new PID + mount namespace,
  * /proc remounted; unshare stays in the task's cgroup as the namespace's parent, kills the namespace
  * if it dies, and switches to the task user in its child), the namespace init, then the task.
  * Without: `setsid`, `setpriv` when the user changes, `env -i` with the task's environment, then the
@@ -104,6 +113,10 @@ export interface LaunchArgvSpec {
  */
 export function launchArgv(spec: LaunchArgvSpec): string[] {
   const assignments = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
+  if (spec.execHelper) {
+    const [uid, gid] = spec.user ? [String(spec.user.uid), String(spec.user.gid)] : ['-', '-'];
+    return [spec.execHelper, launchKey(spec.key), spec.pidNamespace ? 'ns' : 'plain', uid, gid, String(assignments.length), ...assignments, ...spec.argv];
+  }
   const envArgv = [systemTool('env'), '-i', '--', ...assignments];
   const argv = [systemTool('setsid')];
   if (spec.pidNamespace) {
@@ -124,7 +137,7 @@ export interface LaunchLine {
   /** Log files, opened for appending (they exist already, with the task user as owner). */
   stdoutPath: string;
   stderrPath: string;
-  /** taskSideScript(container.enterScript(), pidNamespace). */
+  /** taskSideScript(container.enterScript(), argvSaysRunning(…)). */
   taskScript: string;
   /** launchArgv(…). */
   argv: string[];

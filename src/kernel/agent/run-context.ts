@@ -14,6 +14,8 @@ export interface RunContext {
   logger: Logger;
   /** Run each task in its own PID namespace (the agent is root and unshare works). */
   pidNamespace: boolean;
+  /** dist/corral-exec, when the agent ends launches with it (see launch-scripts.ts). */
+  execHelper: string | undefined;
   /** Default SIGTERM-to-SIGKILL grace, in seconds. */
   killGraceSeconds: number;
   /** Starts supervisors (the agent's fork server). */

@@ -11,7 +11,7 @@ import { exitOutcome } from './exit-outcome';
 import { fetchArtifacts } from './fetcher';
 import type { HealthMonitor } from './health';
 import type { Container, ContainerStats } from './isolation/types';
-import { launchArgv, taskSideScript } from './launch-scripts';
+import { argvSaysRunning, launchArgv, taskSideScript } from './launch-scripts';
 import { closeSandboxFiles, createSandbox, openSandbox, type SandboxOwner } from './sandbox';
 import { decodeExitStatus, type SupervisorHandle } from './supervisor';
 import { reapContainer } from './reaping';
@@ -93,7 +93,7 @@ export class TaskRun {
       }
       this.container = await this.ctx.isolator.create(this.task.taskId, this.saved.limits);
       this.launchKey = this.ctx.launcher.reserveKey();
-      this.launcher = launchArgv({ argv, env: this.env, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace, key: this.launchKey });
+      this.launcher = launchArgv({ argv, env: this.env, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace, key: this.launchKey, execHelper: this.ctx.execHelper });
       this.phase = 'ready';
       return true;
     } catch (err) {
@@ -127,7 +127,7 @@ export class TaskRun {
           cwd: this.saved.sandbox,
           stdoutPath: join(this.saved.sandbox, 'stdout'),
           stderrPath: join(this.saved.sandbox, 'stderr'),
-          taskScript: taskSideScript(container.enterScript(), this.ctx.pidNamespace),
+          taskScript: taskSideScript(container.enterScript(), argvSaysRunning(this.ctx)),
           argv: this.launcher,
         },
         {

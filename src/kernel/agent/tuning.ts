@@ -25,6 +25,11 @@ export interface AgentTuning {
    * say `exited` themselves; this finds one killed before it could (one /proc read per task).
    */
   launchedSupervisorPollMs: number;
+  /**
+   * End launches with dist/corral-exec when it was built (native/corral-exec.c); false = always the
+   * shell chain (setsid, unshare, a shell init), which needs no compiler but costs more per launch.
+   */
+  useExecHelper: boolean;
   /** Run tasks in their own PID namespace; undefined = when the agent is root. */
   pidNamespace: boolean | undefined;
 }
@@ -40,6 +45,7 @@ export const DEFAULT_AGENT_TUNING: Readonly<AgentTuning> = Object.freeze({
   fetchCacheBytes: 2 * 1024 ** 3,
   supervisorPollMs: 300,
   launchedSupervisorPollMs: 5_000,
+  useExecHelper: true,
   pidNamespace: undefined,
 });
 

@@ -2,11 +2,12 @@
 // a session of its own, that killing the task never takes the supervisor with it, what the
 // supervisor costs in memory, and — through the agent — that tasks run as an unprivileged user in a
 // private sandbox and, with root, in a PID namespace where they see only themselves.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchArgv, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
+import { locateExecHelper } from '../../../src/kernel/agent/exec-helper';
+import { argvSaysRunning, launchArgv, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
 import { SupervisorLauncher } from '../../../src/kernel/agent/launcher';
 import { silentLogger } from '../../../src/shared/logger';
 import { isAlive, newTaskId, pidFromFile, shellTask, startAgent, waitUntil } from './helpers/harness';
@@ -21,8 +22,8 @@ interface Started {
   meta: string;
 }
 
-/** Starts a supervisor for `/bin/sh -c script` in a fresh directory (removed at teardown). */
-function supervise(t: { teardown(fn: () => unknown): void }, script: string, pidNamespace = false): Started {
+/** Starts a supervisor for `/bin/sh -c script` (or an argv) in a fresh directory (removed at teardown). */
+function supervise(t: { teardown(fn: () => unknown): void }, script: string | string[], pidNamespace = false, execHelper = locateExecHelper()): Started {
   const meta = mkdtempSync(join(tmpdir(), 'corral-supervisor-'));
   t.teardown(() => rmSync(meta, { recursive: true, force: true }));
   closeSync(openSync(join(meta, 'stdout'), 'a'));
@@ -37,7 +38,7 @@ function supervise(t: { teardown(fn: () => unknown): void }, script: string, pid
   const key = launcher.reserveKey();
   const env = { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` };
   launcher.start(
-    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), taskScript: taskSideScript('', pidNamespace), argv: launchArgv({ argv: ['/bin/sh', '-c', script], env, pidNamespace, key }) },
+    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), taskScript: taskSideScript('', argvSaysRunning({ pidNamespace, execHelper })), argv: launchArgv({ argv: typeof script === 'string' ? ['/bin/sh', '-c', script] : script, env, pidNamespace, key, execHelper }) },
     { onStarted: (s, task) => onStarted([s.pid, task]), onRunning: () => onRunning(), onExit: () => onExit(), onFailed: (m) => t.teardown(() => Promise.reject(new Error(m))) },
   );
   const supervisor = started.then(([s]) => s);
@@ -56,6 +57,9 @@ function supervise(t: { teardown(fn: () => unknown): void }, script: string, pid
   return { supervisor, taskPid, running, exited, meta };
 }
 
+/** Both ways a launch ends: the exec helper (when built) and the shell chain. */
+const chains = [...(locateExecHelper() ? [{ name: 'exec helper', helper: locateExecHelper() }] : []), { name: 'shell chain', helper: undefined }];
+
 const exitStatus = (meta: string) => readFileSync(join(meta, 'exit_status'), 'utf8');
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, …]. */
@@ -71,16 +75,35 @@ t.test('exit codes 0 and 3 and a signal are recorded in exit_status', async (t) 
     ['kill -KILL $$', '137\n'],
   ] as const) {
     for (const ns of root ? [false, true] : [false]) {
-      const s = supervise(t, script, ns);
-      await s.exited;
-      t.equal(exitStatus(s.meta), want, `${script}${ns ? ' (PID namespace)' : ''}`);
-      t.equal(readFileSync(join(s.meta, 'task.pid'), 'utf8'), `${await s.taskPid}\n`, 'task.pid holds the pid the agent was told');
+      for (const chain of chains) {
+        const s = supervise(t, script, ns, chain.helper);
+        await s.exited;
+        t.equal(exitStatus(s.meta), want, `${script}${ns ? ' (PID namespace)' : ''}, ${chain.name}`);
+        t.equal(readFileSync(join(s.meta, 'task.pid'), 'utf8'), `${await s.taskPid}\n`, 'task.pid holds the pid the agent was told');
+      }
     }
   }
 });
 
 t.test('the task leads a session of its own; killing it leaves the supervisor to record how it ended', async (t) => {
-  const s = supervise(t, 'sleep 60', root);
+  for (const chain of chains) await t.test(chain.name, (t) => sessionCheck(t, chain.helper));
+});
+
+t.test('the task gets exactly its environment, and a program that is not there ends with 127', async (t) => {
+  for (const ns of root ? [false, true] : [false]) {
+    for (const chain of chains) {
+      const s = supervise(t, ['/usr/bin/env'], ns, chain.helper);
+      await s.exited;
+      t.equal(readFileSync(join(s.meta, 'stdout'), 'utf8').split('\n').sort().join('\n').trimStart() + '\n', `CORRAL_TASK_ID=sup-${process.pid}\nPATH=/usr/bin:/bin\n`, `${chain.name}${ns ? ' (PID namespace)' : ''}`);
+    }
+  }
+  const missing = supervise(t, 'exec /nonexistent/program', root);
+  await missing.exited;
+  t.equal(exitStatus(missing.meta), '127\n');
+});
+
+async function sessionCheck(t: Test, helper: string | undefined): Promise<void> {
+  const s = supervise(t, 'sleep 60', root, helper);
   const taskPid = await s.taskPid;
   await s.running;
   const [, , pgrp, session] = stat(taskPid);
@@ -90,8 +113,9 @@ t.test('the task leads a session of its own; killing it leaves the supervisor to
   process.kill(-taskPid, 'SIGKILL');
   await s.exited;
   t.equal(exitStatus(s.meta), '137\n', 'SIGKILL recorded as 128 + 9');
-  t.notOk(isAlive(await s.supervisor));
-});
+  const supervisor = await s.supervisor;
+  await waitUntil('the supervisor to end', () => !isAlive(supervisor));
+}
 
 t.test('the supervisor costs one small sh process (RSS and PSS)', async (t) => {
   const s = supervise(t, 'sleep 60', root);
@@ -130,7 +154,7 @@ t.test('a task runs as nobody in a private sandbox and, with root, sees only its
   t.equal(user, 'nobody', 'USER names the task user');
   const pids = procs!.trim().split(' ').map(Number);
   t.ok(pids.length <= 6 && pids[0] === 1, `only its own processes are visible: ${procs}`);
-  t.match(init, /^\/bin\/sh -c .* corral-init \d+ /s, 'pid 1 is the namespace init');
+  t.match(init, /^(\/bin\/sh -c .* corral-init \d+ |\S+\/corral-exec \d+ ns )/s, 'pid 1 is the namespace init');
   t.match(secret, /Permission denied/, 'another task\'s sandbox is closed to it');
   t.equal(readFileSync(join(other, 'who'), 'utf8'), 'daemon\n');
   t.equal(statSync(other).uid, 1, "the neighbour's sandbox belongs to daemon");

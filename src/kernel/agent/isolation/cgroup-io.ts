@@ -1,7 +1,12 @@
 // The small I/O shell shared by the cgroup backends: reading and writing control files, signalling
 // the pids a cgroup lists, and removing cgroup directories. Waits here are on the kernel (processes
 // dying, cgroups emptying), so they use real time with a bound, never an injected clock.
-import { promises as fsp } from 'node:fs';
+//
+// Control files live in memory (cgroupfs), so reads, writes and mkdir are done synchronously behind
+// the async signatures: a few µs each in the kernel, where a round trip through libuv's thread pool
+// costs far more and, with a thousand tasks created at once, queues every container behind all the
+// others (bench/RESULTS.md, launch). Waits and rmdir retries stay asynchronous.
+import { accessSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CorralError } from '../../../shared/errors';
@@ -24,7 +29,7 @@ function errno(err: unknown): string | undefined {
 /** A control file's text, or undefined when the file (or its cgroup) does not exist. */
 export async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return await fsp.readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT' || errno(err) === 'ENODEV') return undefined;
     throw err;
@@ -53,7 +58,7 @@ export async function countLines(path: string): Promise<number | undefined> {
 
 export async function writeValue(path: string, value: string | number): Promise<void> {
   try {
-    await fsp.writeFile(path, String(value));
+    writeFileSync(path, String(value));
   } catch (err) {
     throw new CorralError('INTERNAL', `Cannot write '${value}' to ${path}: ${(err as Error).message}`);
   }
@@ -61,7 +66,7 @@ export async function writeValue(path: string, value: string | number): Promise<
 
 export async function exists(path: string): Promise<boolean> {
   try {
-    await fsp.access(path);
+    accessSync(path);
     return true;
   } catch {
     return false;
@@ -133,7 +138,7 @@ export async function removeCgroupDir(dir: string, timeoutMs = RMDIR_TIMEOUT_MS)
 /** mkdir that tolerates an existing directory; resolves to whether it created it. */
 export async function makeDir(dir: string): Promise<boolean> {
   try {
-    await fsp.mkdir(dir);
+    mkdirSync(dir);
     return true;
   } catch (err) {
     if (errno(err) === 'EEXIST') return false;

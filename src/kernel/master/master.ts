@@ -18,8 +18,9 @@ import { allocateOffers } from './allocator';
 import { allocationInput } from './allocation-input';
 import type { RoleConfig } from './allocator-roles';
 import { isLiveRecord, planAdoption } from './adoption';
+import { planReturn, planUnreachable } from './agent-loss';
 import { planLaunch } from './launch';
-import { applyStatus, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
+import { applyStatus, countByState, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
 
 export interface MasterOptions {
   clock: Clock;
@@ -34,6 +35,8 @@ export interface MasterOptions {
 }
 
 export interface AgentView extends AgentInfo {
+  /** Set while the cluster plane has lost the agent (ms since the epoch). */
+  unreachableSince?: number;
   used: Resources;
   offered: Resources;
   tasks: number;
@@ -42,6 +45,8 @@ export interface AgentView extends AgentInfo {
 interface AgentEntry {
   info: AgentInfo;
   link: AgentLink;
+  /** Since when (ms) the cluster plane has lost it; nothing is offered on it meanwhile. */
+  unreachableSince?: number;
 }
 
 const DEFAULT_REFUSE_SECONDS = 5;
@@ -63,7 +68,7 @@ export class Master implements MasterLink {
 
   constructor(private readonly opts: MasterOptions) {
     this.events = new OperatorEventHub(opts.logger);
-    opts.metrics?.setTaskCounter(() => this.countTasks());
+    opts.metrics?.setTaskCounter(() => countByState([...this.tasks.values(), ...this.completed]));
   }
 
   start(): void {
@@ -83,11 +88,27 @@ export class Master implements MasterLink {
   // ---- agent side (MasterLink) ----
 
   registerAgent(info: AgentInfo, link: AgentLink): void {
+    const unreachable = new Set([...this.tasks.values()].filter((r) => r.info.agentId === info.id && r.status.state === 'TASK_UNREACHABLE').map((r) => r.info.taskId));
     this.agents.set(info.id, { info, link });
     this.adoptAgentTasks(info, link);
+    for (const status of planReturn(unreachable, this.tasks.values())) this.frameworks.get(status.frameworkId)?.events?.update(status);
     this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
     this.emit(() => ({ type: 'AGENT_ADDED', agent: info }));
     this.queueAllocation();
+  }
+
+  /**
+   * The cluster plane lost the agent: its offers are rescinded, its live tasks become
+   * TASK_UNREACHABLE, and nothing is offered on it until it registers again.
+   */
+  agentUnreachable(agentId: string): void {
+    const agent = this.agents.get(agentId);
+    if (!agent || agent.unreachableSince !== undefined) return;
+    agent.unreachableSince = this.opts.clock.now();
+    this.rescindOffers((o) => o.agentId === agentId);
+    for (const status of planUnreachable(agentId, this.tasks.values(), agent.unreachableSince)) this.statusUpdate(status);
+    this.opts.logger.warn({ event: 'agent_unreachable', agentId }, 'agent unreachable');
+    this.emit(() => ({ type: 'AGENT_REMOVED', agentId }));
   }
 
   statusUpdate(status: TaskStatus): void {
@@ -224,7 +245,7 @@ export class Master implements MasterLink {
 
   suppress(frameworkId: string): void {
     this.framework(frameworkId).suppressed = true;
-    this.rescindOffers(frameworkId);
+    this.rescindOffers((o) => o.frameworkId === frameworkId);
   }
 
   /**
@@ -235,7 +256,7 @@ export class Master implements MasterLink {
   removeFramework(frameworkId: string, killTasks: boolean): void {
     const framework = this.framework(frameworkId);
     if (!killTasks && !framework.events) return; // already disconnected: its failover clock keeps running
-    this.rescindOffers(frameworkId);
+    this.rescindOffers((o) => o.frameworkId === frameworkId);
     framework.failover?.cancel();
     framework.failover = undefined;
     const timeoutSeconds = framework.info.failoverTimeoutSeconds ?? DEFAULT_FAILOVER_TIMEOUT_SECONDS;
@@ -283,10 +304,10 @@ export class Master implements MasterLink {
   }
 
   agentViews(): AgentView[] {
-    return [...this.agents.values()].map(({ info }) => {
+    return [...this.agents.values()].map(({ info, unreachableSince }) => {
       const live = [...this.tasks.values()].filter((r) => r.info.agentId === info.id);
       const offered = [...this.offers.values()].filter((o) => o.agentId === info.id).reduce((s, o) => addResources(s, o.resources), emptyResources());
-      return { ...info, used: live.reduce((s, r) => addResources(s, r.info.resources), emptyResources()), offered, tasks: live.length };
+      return { ...info, ...(unreachableSince !== undefined ? { unreachableSince } : {}), used: live.reduce((s, r) => addResources(s, r.info.resources), emptyResources()), offered, tasks: live.length };
     });
   }
 
@@ -347,12 +368,11 @@ export class Master implements MasterLink {
     this.queueAllocation();
   }
 
-  private rescindOffers(frameworkId: string): void {
-    const framework = this.frameworks.get(frameworkId);
+  private rescindOffers(which: (offer: Offer) => boolean): void {
     for (const offer of [...this.offers.values()]) {
-      if (offer.frameworkId !== frameworkId) continue;
+      if (!which(offer)) continue;
       this.offers.delete(offer.id);
-      framework?.events?.rescind(offer.id);
+      this.frameworks.get(offer.frameworkId)?.events?.rescind(offer.id);
     }
     this.queueAllocation();
   }
@@ -371,7 +391,7 @@ export class Master implements MasterLink {
       allocationInput({
         now: this.opts.clock.now(),
         roles: this.opts.roles,
-        agents: [...this.agents.values()].map((a) => a.info),
+        agents: [...this.agents.values()].filter((a) => a.unreachableSince === undefined).map((a) => a.info),
         // A disconnected framework wants nothing, but what it holds still counts for its role.
         frameworks: [...this.frameworks.values()].map((f) => ({ id: f.id, role: roleOf(f), suppressed: f.suppressed || !f.events, refusals: f.refusals })),
         forEachHolding: (visit) => {
@@ -390,11 +410,5 @@ export class Master implements MasterLink {
       else byFramework.set(p.frameworkId, [offer]);
     }
     for (const [fid, offers] of byFramework) this.frameworks.get(fid)?.events?.offers(offers);
-  }
-
-  private countTasks(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const r of [...this.tasks.values(), ...this.completed]) counts[r.status.state] = (counts[r.status.state] ?? 0) + 1;
-    return counts;
   }
 }

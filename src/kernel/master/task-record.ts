@@ -73,3 +73,10 @@ export function toTaskView(r: TaskRecord): TaskView {
 export function unknownTaskStatus(taskId: string, frameworkId: string, now: number): TaskStatus {
   return { taskId, frameworkId, agentId: '', state: 'TASK_LOST', source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION', message: 'Task is unknown to the master', timestamp: now };
 }
+
+/** How many records are in each task state. */
+export function countByState(records: Iterable<TaskRecord>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of records) counts[r.status.state] = (counts[r.status.state] ?? 0) + 1;
+  return counts;
+}

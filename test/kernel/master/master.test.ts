@@ -514,3 +514,39 @@ t.test('updates for a disconnected framework wait for the agent to resend; for a
   await settle();
   t.same(agent.acks, [{ taskId: 't2', uuid: 'u2' }], 'after teardown the master acknowledges on its behalf');
 });
+
+t.test('an agent the cluster plane loses: offers rescinded, tasks TASK_UNREACHABLE, nothing offered; on return its tasks are announced again', async (t) => {
+  const h = harness(t);
+  const a1 = h.addAgent('a1');
+  h.addAgent('a2');
+  const f = await h.subscribe();
+  await h.settle();
+  const onA1 = f.offers.find((o) => o.agentId === 'a1')!;
+  await f.conn.accept([onA1.id], [{ type: 'LAUNCH', tasks: [taskLaunch('t1', res(1, 512))] }], { refuseSeconds: 0 });
+  await h.settle();
+  const task = a1.launched[0]!;
+  h.agentUpdate(task, 'TASK_RUNNING');
+  await h.settle();
+  const outstanding = f.offers.filter((o) => o.agentId === 'a1' && o.id !== onA1.id).map((o) => o.id);
+  t.ok(outstanding.length > 0, 'a1 had an outstanding offer');
+
+  h.master.agentUnreachable('a1');
+  h.master.agentUnreachable('a1');
+  await h.settle();
+  t.match(f.rescinded, outstanding, "a1's offers are rescinded");
+  t.match(f.updates.filter((u) => u.state === 'TASK_UNREACHABLE'), [{ taskId: 't1', source: 'SOURCE_MASTER', reason: 'REASON_AGENT_DISCONNECTED' }], 'one TASK_UNREACHABLE, even when told twice');
+  t.equal(h.master.taskView('t1').state, 'TASK_UNREACHABLE');
+  t.ok(h.master.agentViews().find((v) => v.id === 'a1')?.unreachableSince, 'the agent view says since when');
+  const before = f.batches.length;
+  await f.conn.revive();
+  await h.settle(10_000);
+  t.notOk(f.offersSince(before).some((o) => o.agentId === 'a1'), 'nothing is offered on a lost agent');
+
+  // It comes back with the task still running.
+  const back = { ...a1, reportTasks: () => [{ task, status: { taskId: 't1', agentId: 'a1', frameworkId: task.frameworkId, state: 'TASK_RUNNING' as const, source: 'SOURCE_EXECUTOR' as const, timestamp: h.clock.now() } }] };
+  h.master.registerAgent(a1.info, Object.assign(Object.create(Object.getPrototypeOf(a1)), back));
+  await h.settle();
+  t.match(f.updates.at(-1), { taskId: 't1', state: 'TASK_RUNNING', reason: 'REASON_RECONCILIATION', uuid: undefined }, 'the framework hears it runs again');
+  t.equal(h.master.taskView('t1').state, 'TASK_RUNNING');
+  t.notOk(h.master.agentViews().find((v) => v.id === 'a1')?.unreachableSince);
+});

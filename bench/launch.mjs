@@ -405,6 +405,26 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** CPU ticks (user + system) a process has used. */
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** Waits until `pid` used no CPU for 500 ms (at most 30 s); resolves to the time waited, in ms. */
+async function waitIdle(pid) {
+  const start = performance.now();
+  let last = cpuTicks(pid);
+  while (performance.now() - start < 30_000) {
+    await sleep(500);
+    const now = cpuTicks(pid);
+    if (now === last) break;
+    last = now;
+  }
+  return performance.now() - start;
+}
+
 async function main() {
   const date = new Date().toISOString();
   const loadBefore = machineLoad();
@@ -416,6 +436,9 @@ async function main() {
   const rounds = [];
   let node;
   for (let i = 0; i < ROUNDS; i++) {
+    // After a DELETE the node still tidies up (sandboxes, checkpoints, cgroups); a baseline taken
+    // meanwhile would be slowed by it and flatter the ratio.
+    if (node) log(`round ${i + 1}: corral idle after ${(await waitIdle(node.child.pid)).toFixed(0)} ms`);
     log(`round ${i + 1}: baseline spawning ${N}…`);
     const b = await baseline();
     log(`round ${i + 1}: baseline ${b.spawnMs.toFixed(0)} ms to spawn ${N}, killed in ${b.killMs.toFixed(0)} ms, leftover ${b.leftover}`);

@@ -34,6 +34,12 @@ export const ERROR_CATALOGUE = {
   SANDBOX_GONE: { status: 404, summary: "The task's sandbox or log file no longer exists." },
   FETCH_FAILED: { status: 502, summary: 'An artifact could not be fetched into the sandbox.' },
   INTERNAL: { status: 500, summary: 'A bug in Corral; the log has the stack.' },
+  CLUSTER_TOKEN_MISSING: { status: 400, summary: 'No cluster token was given, or its file does not exist.' },
+  CLUSTER_TOKEN_INVALID: { status: 400, summary: 'The cluster token is not 64 hexadecimal characters (32 bytes).' },
+  CLUSTER_TOKEN_EXISTS: { status: 409, summary: 'The data directory already holds a cluster token; it is never overwritten.' },
+  NODE_SEED_INVALID: { status: 500, summary: "The node's identity seed file is unreadable or not 32 bytes of hex." },
+  CLUSTER_ADDRESS_INVALID: { status: 400, summary: 'A --join address or the cluster host/port is malformed (host: IPv4 or DNS name; a master: its IPv4 address).' },
+  CLUSTER_PORT_UNAVAILABLE: { status: 500, summary: 'The cluster UDP port cannot be bound (in use, or the host is not an address of this machine).' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

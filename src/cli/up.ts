@@ -23,6 +23,10 @@ interface UpOptions {
   logMaxBytes?: string;
   logKeepFiles?: string;
   fetchCacheBytes?: string;
+  join?: string;
+  clusterHost?: string;
+  clusterPort?: string;
+  tokenFile?: string;
   master?: boolean;
   agent?: boolean;
   init?: boolean;
@@ -51,6 +55,10 @@ export function registerUp(program: Command): void {
     .option('--log-max-bytes <bytes>', 'rotate a task log once larger than this (default 10485760)')
     .option('--log-keep-files <n>', 'rotated files kept per task log (default 5)')
     .option('--fetch-cache-bytes <bytes>', 'size of the artifact fetch cache (default 2147483648)')
+    .option('--join <host:port,...>', "masters' cluster addresses to join (port default 49737)")
+    .option('--cluster-host <ipv4>', "this master's address for the cluster plane (enables it on a master)")
+    .option('--cluster-port <port>', 'UDP port of a master\'s cluster DHT node (default 49737)')
+    .option('--token-file <file>', 'file holding the cluster token (or CORRAL_TOKEN)')
     .option('--master', 'run the master role')
     .option('--agent', 'run the agent role')
     .option('--init', 'run the init (service) framework')
@@ -76,21 +84,20 @@ export function registerUp(program: Command): void {
           logMaxBytes: o.logMaxBytes,
           logKeepFiles: o.logKeepFiles,
           fetchCacheBytes: o.fetchCacheBytes,
+          join: o.join,
+          clusterHost: o.clusterHost,
+          clusterPort: o.clusterPort,
+          tokenFile: o.tokenFile,
         },
       });
       const logger = createLogger({ level: config.logLevel });
       const daemon = await startDaemon(config, { logger });
-      process.stdout.write(
-        [
-          `Corral ${VERSION} is up`,
-          `  API:          ${daemon.url}`,
-          `  Admin token:  ${daemon.tokenFile}`,
-          `  Data dir:     ${daemon.dataDir}`,
-          `  Roles:        ${config.roles.join(', ')}`,
-          `Try: corral app add examples/hello.json   (Ctrl-C stops Corral)`,
-          '',
-        ].join('\n'),
-      );
+      const lines = [`Corral ${VERSION} is up`];
+      if (daemon.url) lines.push(`  API:          ${daemon.url}`, `  Admin token:  ${daemon.tokenFile}`);
+      lines.push(`  Data dir:     ${daemon.dataDir}`, `  Roles:        ${config.roles.join(', ')}`);
+      if (daemon.joinHint) lines.push(`  Join another machine: ${daemon.joinHint}`);
+      lines.push(daemon.url ? 'Try: corral app add examples/hello.json   (Ctrl-C stops Corral)' : 'An agent of a cluster: its master serves the API.   (Ctrl-C stops it)', '');
+      process.stdout.write(lines.join('\n'));
       await new Promise<void>((resolve) => {
         const onSignal = (signal: NodeJS.Signals) => {
           logger.info({ event: 'daemon_stopping', signal }, 'stopping');

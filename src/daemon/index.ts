@@ -13,7 +13,9 @@ import { InitController } from '../init/controller';
 import { registerMarathonRoutes } from '../init/routes';
 import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
 import { selectIsolator } from '../kernel/agent/isolation';
+import type { MasterLink } from '../kernel/agent-link';
 import { Master } from '../kernel/master/master';
+import { RemoteMasterLink } from '../kernel/remote/agent-side';
 import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
 import { taskBaseEnv, type DaemonConfig } from '../shared/config';
@@ -23,12 +25,16 @@ import { createMetrics } from '../shared/metrics';
 import { openStore, STORE_FILE } from '../store';
 import type { Store } from '../store/types';
 import { adminToken, nodeId, prepareDataDir, restrictStoreFiles, removeEndpoint, writeEndpoint } from './files';
+import { clusterPlaneWanted, startClusterPlane, type ClusterPlane } from './cluster';
 import { VERSION } from './version';
 
 export interface Daemon {
-  /** Base URL of the HTTP API. */
-  url: string;
-  tokenFile: string;
+  /** Base URL of the HTTP API; undefined on an agent of a cluster (it serves none). */
+  url: string | undefined;
+  /** The admin token file; undefined on an agent of a cluster. */
+  tokenFile: string | undefined;
+  /** How another machine joins, on a master of a cluster. */
+  joinHint: string | undefined;
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -45,6 +51,8 @@ export interface Node {
   server: FastifyInstance;
   store: Store;
   master: Master;
+  /** Set when the node runs the cluster plane. */
+  cluster: ClusterPlane | undefined;
   token: { token: string; path: string };
   dataDir: string;
   /** Stops every started role in reverse order; idempotent. */
@@ -55,7 +63,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
   const has = (r: DaemonConfig['roles'][number]) => config.roles.includes(r);
   if (config.roles.length === 0) throw new CorralError('NO_ROLES', 'corral up needs at least one role (--master, --agent, --init)');
   if (!has('master')) {
-    throw new CorralError('CONFIG_INVALID', 'Agents and frameworks on a machine without a master need the cluster plane (--join), which this build does not have yet; run with --master too');
+    throw new CorralError('CONFIG_INVALID', has('init') ? 'The init framework runs beside the master: add --master' : 'An agent without a master here must join one: --join HOST:PORT with CORRAL_TOKEN or --token-file');
   }
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
@@ -82,42 +90,16 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs, roles: config.frameworkRoles });
     master.start();
     stops.push(() => master.stop());
+    let cluster: ClusterPlane | undefined;
+    if (clusterPlaneWanted(config)) {
+      cluster = await startClusterPlane({ config, dataDir, logger, clock, master });
+      stops.push(() => cluster!.stop());
+    }
 
     let localAgent: Agent | undefined;
     if (has('agent')) {
-      const resources = await detectResources({
-        cpus: config.agentCpus,
-        memMb: config.agentMemMb,
-        diskMb: config.agentDiskMb,
-        portRange: { begin: config.portRangeStart, end: config.portRangeEnd },
-        dataDir,
-      });
-      const agentLogger = logger.child({ role: 'agent' });
-      const isolator = await selectIsolator({ force: config.isolation, logger: agentLogger, clock });
-      const agent = new Agent({
-        id: nodeId(dataDir),
-        hostname: config.hostname,
-        dataDir,
-        resources,
-        attributes: {},
-        reservations: Object.fromEntries(Object.entries(config.agentReservations).map(([role, r]) => [role, { ...r, ports: [] }])),
-        version: VERSION,
-        killGraceSeconds: config.killGraceSeconds,
-        clock,
-        logger: agentLogger,
-        master,
-        env: taskBaseEnv(),
-        isolator,
-        pidNamespace: pidNamespaceAvailable(),
-        taskUser: config.taskUser,
-        taskPidsLimit: config.taskPidsLimit,
-        logMaxBytes: config.logMaxBytes,
-        logKeepFiles: config.logKeepFiles,
-        fetchCacheBytes: config.fetchCacheBytes,
-      });
-      await agent.start();
-      stops.push(() => agent.stop());
-      localAgent = agent;
+      localAgent = await startAgent(config, { clock, logger, dataDir, master });
+      stops.push(() => localAgent!.stop());
     }
 
     const routes: Array<(s: FastifyInstance) => void> = [];
@@ -139,15 +121,89 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
 
     const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
     stops.push(() => server.close());
-    return { server, store, master, token, dataDir, stop };
+    return { server, store, master, cluster, token, dataDir, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
+interface Parts {
+  clock: Clock;
+  logger: Logger;
+  dataDir: string;
+}
+
+async function startAgent(config: Readonly<DaemonConfig>, parts: Parts & { master: MasterLink }): Promise<Agent> {
+  const { clock, logger, dataDir, master } = parts;
+  const resources = await detectResources({
+    cpus: config.agentCpus,
+    memMb: config.agentMemMb,
+    diskMb: config.agentDiskMb,
+    portRange: { begin: config.portRangeStart, end: config.portRangeEnd },
+    dataDir,
+  });
+  const agentLogger = logger.child({ role: 'agent' });
+  const isolator = await selectIsolator({ force: config.isolation, logger: agentLogger, clock });
+  const agent = new Agent({
+    id: nodeId(dataDir),
+    hostname: config.hostname,
+    dataDir,
+    resources,
+    attributes: {},
+    reservations: Object.fromEntries(Object.entries(config.agentReservations).map(([role, r]) => [role, { ...r, ports: [] }])),
+    version: VERSION,
+    killGraceSeconds: config.killGraceSeconds,
+    clock,
+    logger: agentLogger,
+    master,
+    env: taskBaseEnv(),
+    isolator,
+    pidNamespace: pidNamespaceAvailable(),
+    taskUser: config.taskUser,
+    taskPidsLimit: config.taskPidsLimit,
+    logMaxBytes: config.logMaxBytes,
+    logKeepFiles: config.logKeepFiles,
+    fetchCacheBytes: config.fetchCacheBytes,
+  });
+  await agent.start();
+  return agent;
+}
+
+/**
+ * An agent whose master is on another machine: no store, no API port; its tasks keep running
+ * while no master answers, and it registers again with whichever master it finds.
+ */
+async function startRemoteAgent(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+  const logger = deps.logger;
+  const clock = deps.clock ?? systemClock;
+  const dataDir = resolve(config.dataDir);
+  prepareDataDir(dataDir);
+  const link = new RemoteMasterLink(() => logger.warn({ event: 'agent_master_lost' }, 'lost the master; tasks keep running, looking for it again'));
+  const agent = await startAgent(config, { clock, logger, dataDir, master: link });
+  let cluster: ClusterPlane;
+  try {
+    cluster = await startClusterPlane({ config, dataDir, logger, clock, agentLink: link });
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
+  logger.info({ event: 'daemon_started', roles: config.roles, dataDir, nodeId: cluster.nodeId }, 'corral is up (an agent of a cluster: no API port here)');
+  return {
+    url: undefined,
+    tokenFile: undefined,
+    dataDir,
+    joinHint: undefined,
+    stop: async () => {
+      await cluster.stop();
+      await agent.stop();
+    },
+  };
+}
+
 /** `corral up`: composes the node, serves the API and writes the endpoint file for the CLI. */
 export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+  if (!config.roles.includes('master') && !config.roles.includes('init') && clusterPlaneWanted(config)) return startRemoteAgent(config, deps);
   const node = await composeNode(config, deps);
   try {
     await node.server.listen({ host: config.listenHost, port: config.listenPort });
@@ -164,6 +220,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDe
     url,
     tokenFile: node.token.path,
     dataDir: node.dataDir,
+    joinHint: node.cluster?.joinHint,
     stop: async () => {
       removeEndpoint(node.dataDir);
       await node.stop();

@@ -40,6 +40,17 @@ export const appSchema = {
     backoffFactor: { type: 'number', minimum: 1 },
     maxLaunchDelaySeconds: { type: 'number', minimum: 0 },
     killSelection: { enum: ['YOUNGEST_FIRST', 'OLDEST_FIRST'] },
+    unreachableStrategy: {
+      oneOf: [
+        { const: 'disabled' },
+        {
+          type: 'object',
+          required: ['inactiveAfterSeconds', 'expungeAfterSeconds'],
+          properties: { inactiveAfterSeconds: { type: 'number', minimum: 0 }, expungeAfterSeconds: { type: 'number', minimum: 0 } },
+          additionalProperties: false,
+        },
+      ],
+    },
     taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
     // Times in whole seconds, as Marathon stores them. Rules between fields (a COMMAND needs a
     // command, portIndex within the ports, timeout < interval) are checked in app.ts.

@@ -3,7 +3,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { CorralError, type ErrorDetail } from '../shared/errors';
 import { appSchema } from './app-schema';
-import type { AppDefinition, AppHealthCheck, PortDefinition } from './types';
+import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy } from './types';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(appSchema);
@@ -90,6 +90,7 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
     backoffSeconds: (body.backoffSeconds as number | undefined) ?? 1,
     backoffFactor: (body.backoffFactor as number | undefined) ?? 1.15,
     maxLaunchDelaySeconds: (body.maxLaunchDelaySeconds as number | undefined) ?? 300,
+    unreachableStrategy: (body.unreachableStrategy as UnreachableStrategy | undefined) ?? DEFAULT_UNREACHABLE_STRATEGY,
     ...(healthChecks ? { healthChecks } : {}),
   } as AppDefinition;
 }

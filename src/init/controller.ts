@@ -176,6 +176,11 @@ export class InitController {
     if (!task) return;
     if (!isTerminal(status.state)) {
       task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
+      const wasUnreachable = task.unreachableSince !== undefined;
+      if (status.state === 'TASK_UNREACHABLE') task.unreachableSince ??= status.timestamp;
+      else delete task.unreachableSince;
+      // Lost, or back: a replacement may be due, or a surplus to kill.
+      if (wasUnreachable !== (task.unreachableSince !== undefined)) this.converge();
       if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = status.timestamp;
       // Health as the agent last saw it; an update without health (e.g. a bare reconciliation answer) keeps the last known.
       if (status.state === 'TASK_RUNNING') {

@@ -1,6 +1,6 @@
 // Pure decisions of the init controller: how many instances to start and which tasks to stop
 // for one app, and how long to hold launches back after failures.
-import type { AppDefinition, AppTask, Backoff, StoredApp } from './types';
+import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppTask, type Backoff, type StoredApp } from './types';
 
 export interface InstancePlan {
   /** New tasks to start now. */
@@ -12,6 +12,13 @@ export interface InstancePlan {
 }
 
 const alive = (t: AppTask) => !t.killRequested;
+
+/** An instance on a lost agent that no longer counts: its app's unreachableStrategy says so by `now`. */
+function inactive(app: AppDefinition, t: AppTask, now: number): boolean {
+  const strategy = app.unreachableStrategy ?? DEFAULT_UNREACHABLE_STRATEGY;
+  if (t.state !== 'TASK_UNREACHABLE' || strategy === 'disabled') return false;
+  return now - (t.unreachableSince ?? now) >= strategy.inactiveAfterSeconds * 1000;
+}
 const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
 
 /**
@@ -21,7 +28,8 @@ const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt |
  */
 export function planInstances(stored: StoredApp, tasks: readonly AppTask[], backoff: Backoff | undefined, now: number): InstancePlan {
   const app = stored.app;
-  const live = tasks.filter(alive);
+  // An inactive instance is replaced; if its agent comes back, the surplus is killed below.
+  const live = tasks.filter((t) => alive(t) && !inactive(app, t, now));
   const current = live.filter((t) => t.configVersion === stored.lastConfigChangeAt);
   const outdated = live.filter((t) => t.configVersion !== stored.lastConfigChangeAt);
   const kill: string[] = [];

@@ -54,8 +54,18 @@ export interface AppDefinition {
   fetch?: unknown;
   /** Absent when the app has none (apps stored before health checks existed look the same). */
   healthChecks?: AppHealthCheck[];
+  /**
+   * When an instance on a lost agent stops counting (and is replaced): `inactiveAfterSeconds` after
+   * its agent became unreachable; 'disabled' never. Absent in apps stored before it existed: the default.
+   */
+  unreachableStrategy?: UnreachableStrategy;
   [extra: string]: unknown;
 }
+
+export type UnreachableStrategy = 'disabled' | { inactiveAfterSeconds: number; expungeAfterSeconds: number };
+
+/** Marathon's default: replace an unreachable instance at once. */
+export const DEFAULT_UNREACHABLE_STRATEGY: UnreachableStrategy = Object.freeze({ inactiveAfterSeconds: 0, expungeAfterSeconds: 0 });
 
 /** An app as stored: the definition plus Marathon's version bookkeeping (ISO 8601 strings). */
 export interface StoredApp {
@@ -81,6 +91,8 @@ export interface AppTask {
   /** ms since epoch */
   stagedAt: number;
   startedAt: number | undefined;
+  /** When its agent became unreachable (ms since epoch); unset while it is reachable. */
+  unreachableSince?: number;
   /** Set once init itself asked for the kill (scale down, removal, upgrade): no backoff. */
   killRequested: boolean;
   /** From the latest RUNNING update that carried health: every check passes (undefined: unknown). */

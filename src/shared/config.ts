@@ -47,6 +47,16 @@ export interface DaemonConfig {
   frameworkRoles: Readonly<Record<string, FrameworkRoleSettings>>;
   /** Static reservations of this agent: role → scalars (cpus in cores, mem/disk in MiB) only that role is offered. */
   agentReservations: Readonly<Record<string, { cpus: number; mem: number; disk: number }>>;
+  /** Cluster plane: the masters' cluster addresses (HOST[:PORT], port default clusterPort); empty = none. */
+  join: readonly string[];
+  /** Cluster plane: the IPv4 address other machines reach this master's DHT node at; set = this master runs the cluster plane. */
+  clusterHost: string | undefined;
+  /** Cluster plane: UDP port of a master's DHT node. */
+  clusterPort: number;
+  /** The cluster token itself (CORRAL_TOKEN; never a flag, so it stays out of `ps`). */
+  clusterToken: string | undefined;
+  /** A file holding the cluster token (--token-file). */
+  tokenFile: string | undefined;
 }
 
 export const ISOLATION_SETTINGS = ['auto', 'cgroup2', 'cgroup1', 'posix'] as const;
@@ -95,6 +105,11 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'logKeepFiles', env: 'CORRAL_LOG_KEEP_FILES', doc: 'rotated task logs kept', parse: int('log keep files', 0, 1000) },
   { key: 'frameworkRoles', env: 'CORRAL_FRAMEWORK_ROLES', doc: 'allocator roles: JSON {"role": {"weight": 2, "quota": {"cpus": 4, "mem": 8192}}}', parse: parseFrameworkRoles },
   { key: 'agentReservations', env: 'CORRAL_AGENT_RESERVATIONS', doc: 'static reservations: JSON {"role": {"cpus": 2, "mem": 4096}}', parse: parseReservations },
+  { key: 'join', env: 'CORRAL_JOIN', doc: 'masters to join: HOST[:PORT],…', parse: parseList },
+  { key: 'clusterHost', env: 'CORRAL_CLUSTER_HOST', doc: "this master's cluster address (IPv4)", parse: text('cluster host') },
+  { key: 'clusterPort', env: 'CORRAL_CLUSTER_PORT', doc: 'cluster UDP port of a master', parse: int('cluster port', 1, 65535) },
+  { key: 'clusterToken', env: 'CORRAL_TOKEN', doc: 'cluster token (64 hex characters)', parse: text('cluster token') },
+  { key: 'tokenFile', env: 'CORRAL_TOKEN_FILE', doc: 'file holding the cluster token', parse: text('token file') },
   { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
 ];
 
@@ -131,6 +146,11 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     fetchCacheBytes: 2 * 1024 ** 3,
     frameworkRoles: {},
     agentReservations: {},
+    join: [],
+    clusterHost: undefined,
+    clusterPort: 49737,
+    clusterToken: undefined,
+    tokenFile: undefined,
   };
 }
 
@@ -199,6 +219,10 @@ export function parsePortRange(raw: string): { portRangeStart: number; portRange
   const end = int('port range end', 1, 65535)(m[2]!) as number;
   if (end < start) throw errors.config(`port range ${raw} ends before it starts`);
   return { portRangeStart: start, portRangeEnd: end };
+}
+
+function parseList(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function parseRoles(raw: string): Role[] {

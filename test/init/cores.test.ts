@@ -42,6 +42,7 @@ t.test('validateApp fills Marathon defaults and keeps what is given', async (t) 
     backoffSeconds: 1,
     backoffFactor: 1.15,
     maxLaunchDelaySeconds: 300,
+    unreachableStrategy: { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 },
   });
 
   const given = {
@@ -61,6 +62,7 @@ t.test('validateApp fills Marathon defaults and keeps what is given', async (t) 
     backoffFactor: 1,
     maxLaunchDelaySeconds: 0,
     taskKillGracePeriodSeconds: 5,
+    unreachableStrategy: 'disabled',
   };
   t.same(validateApp(given), given, 'every given value is kept, 0 included');
 });
@@ -279,6 +281,11 @@ t.test('planInstances: scaling, kill selection, backoff', async (t) => {
     ['backoff ended', { instances: 2 }, [], { failures: 2, notBefore: NOW }, { launch: 2, delayedUntil: undefined }],
     ['backoff with nothing to launch', { instances: 1 }, [appTask('a', 1)], held, { launch: 0, delayedUntil: undefined }],
     ['backoff does not hold kills', { instances: 1 }, [appTask('a', 1), appTask('b', 2)], held, { launch: 0, kill: ['b'], delayedUntil: undefined }],
+    ['unreachable, default strategy: replaced at once', { instances: 2 }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW })], undefined, { launch: 1, kill: [] }],
+    ['unreachable within inactiveAfterSeconds: still counts', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 59_999 })], undefined, { launch: 0, kill: [] }],
+    ['unreachable past inactiveAfterSeconds: replaced', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 60_000 })], undefined, { launch: 1, kill: [] }],
+    ['unreachable, disabled: never replaced', { instances: 2, unreachableStrategy: 'disabled' }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: 0 })], undefined, { launch: 0, kill: [] }],
+    ['back from unreachable: the surplus (youngest) is killed', { instances: 2 }, [appTask('a', 1), appTask('b', 2), appTask('r', 5)], undefined, { launch: 0, kill: ['r'] }],
   ];
   for (const [name, app, tasks, backoff, want] of cases) {
     const got = planInstances(storedApp(app), tasks, backoff, NOW);

@@ -52,6 +52,43 @@ export async function startCorral(dataDir: string, extraArgs: string[] = []): Pr
   };
 }
 
+export interface RunningAgent {
+  proc: ChildProcess;
+  dataDir: string;
+  output: () => string;
+  /** SIGTERM, then wait for exit; resolves to the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * `corral up --agent --join …` of a cluster: no API; resolves once it printed that it is up (it
+ * keeps looking for its master by itself). `env` carries CORRAL_TOKEN.
+ */
+export async function startCorralAgent(dataDir: string, args: string[], env: Record<string, string>): Promise<RunningAgent> {
+  const proc = spawn(process.execPath, [CORRAL, 'up', '--agent', '--data-dir', dataDir, '--log-level', 'info', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...cleanEnv(), ...env },
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`corral agent did not start in 20 s:\n${out}`)), 20_000);
+    proc.stdout!.on('data', () => /is up/.test(out) && (clearTimeout(timer), res()));
+    void exited.then((code) => (clearTimeout(timer), rej(new Error(`corral agent exited with ${code}:\n${out}`))));
+  });
+  return {
+    proc,
+    dataDir,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 /** The test's environment without anything that would point the CLI at another cluster. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };

@@ -9,7 +9,7 @@ import { loadOrCreateIdentity } from '../cluster/identity';
 import { ClusterSwarm, parseJoinList } from '../cluster/swarm';
 import { createClusterToken, parseClusterToken, readClusterToken, type ClusterToken } from '../cluster/token';
 import type { MasterLink } from '../kernel/agent-link';
-import { RemoteMasterLink } from '../kernel/remote/agent-side';
+import type { RemoteMasterLink } from '../kernel/remote/agent-side';
 import { serveAgent } from '../kernel/remote/master-side';
 import { PeerChannels } from '../kernel/remote/peer-channels';
 import type { Clock } from '../shared/clock';
@@ -24,11 +24,6 @@ export interface ClusterPlane {
   /** For the operator: how another machine joins (on a master). */
   joinHint: string | undefined;
   stop(): Promise<void>;
-}
-
-/** Whether this node runs the cluster plane at all. */
-export function clusterPlaneWanted(config: Pick<DaemonConfig, 'join' | 'clusterHost'>): boolean {
-  return config.join.length > 0 || config.clusterHost !== undefined;
 }
 
 /**

@@ -25,7 +25,7 @@ import { createMetrics } from '../shared/metrics';
 import { openStore, STORE_FILE } from '../store';
 import type { Store } from '../store/types';
 import { adminToken, nodeId, prepareDataDir, restrictStoreFiles, removeEndpoint, writeEndpoint } from './files';
-import { clusterPlaneWanted, startClusterPlane, type ClusterPlane } from './cluster';
+import type { ClusterPlane, ClusterPlaneOptions } from './cluster';
 import { VERSION } from './version';
 
 export interface Daemon {
@@ -233,3 +233,15 @@ function apiUrl(config: Pick<DaemonConfig, 'listenHost' | 'listenPort'>): string
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.listenPort}`;
 }
 
+
+/** Whether this node runs the cluster plane at all: without --join or --cluster-host it is one machine, with no cluster port. */
+export function clusterPlaneWanted(config: Pick<DaemonConfig, 'join' | 'clusterHost'>): boolean {
+  return config.join.length > 0 || config.clusterHost !== undefined;
+}
+
+/** Loaded only when wanted: hyperswarm and its DHT cost a single-machine node ~4 MB of memory. */
+async function startClusterPlane(opts: ClusterPlaneOptions): Promise<ClusterPlane> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, bundled by esbuild
+  const cluster = require('./cluster') as typeof import('./cluster');
+  return cluster.startClusterPlane(opts);
+}

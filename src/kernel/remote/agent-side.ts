@@ -13,17 +13,26 @@ const REGISTER_TIMEOUT_MS = 10_000;
 
 export class RemoteMasterLink implements MasterLink {
   private channel: NodeChannel | undefined;
+
+  /** `onLost`: the master's channel closed (find another, or wait for it to come back). */
+  constructor(private readonly onLost: () => void = () => {}) {}
   private registration: { info: AgentInfo; agent: AgentLink } | undefined;
 
-  /** Registers with the master behind `channel` (again, after a reconnect or a new leader). */
+  /**
+   * Registers with the master behind `channel` (again, after a reconnect or a new leader) and, once
+   * it accepted, sends updates there. Rejects when the peer is not a master (nothing serves the
+   * registration there) or does not answer; the current master, if any, stays.
+   */
   async connect(channel: NodeChannel): Promise<void> {
-    this.channel = channel;
-    channel.onClose(() => {
-      if (this.channel === channel) this.channel = undefined;
-    });
     channel.onNotify((method, body) => this.notice(method, body));
     channel.onRequest((method, body) => this.request(method, body));
     if (this.registration) await this.register(channel);
+    this.channel = channel;
+    channel.onClose(() => {
+      if (this.channel !== channel) return;
+      this.channel = undefined;
+      this.onLost();
+    });
   }
 
   get connected(): boolean {

@@ -7,7 +7,7 @@ import type { TaskView } from '../kernel/master/task-record';
 import { isTerminal } from '../kernel/types';
 import type { Clock } from '../shared/clock';
 import { CorralError, errors } from '../shared/errors';
-import { nativeAgentJson, nativeTaskJson } from './task-json';
+import { iso, nativeAgentJson, nativeTaskJson } from './task-json';
 
 export interface NativeRoutesOptions {
   master: Master;
@@ -22,6 +22,8 @@ export interface NativeRoutesOptions {
   agentFor?: (taskId: string) => AgentLink | undefined;
   /** This node's agent, for /monitor/statistics; undefined when the node runs none. */
   localAgent?: () => AgentLink | undefined;
+  /** The id of the agent in this process, if any (its node's roles are this process's). */
+  localAgentId?: string;
 }
 
 /** Largest single read of a log file (bytes); clients continue from X-Corral-Log-Offset. */
@@ -31,7 +33,15 @@ const MAX_LOG_READ = 4 * 1024 * 1024;
 export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutesOptions): void {
   const { master } = opts;
   const taskJson = (t: TaskView) => nativeTaskJson(t, opts.initFrameworkId());
-  const nodeJson = (a: AgentView) => ({ ...nativeAgentJson(a), roles: opts.roles, used: a.used, tasks: a.tasks, status: 'ACTIVE' });
+  // The agent in this process shares its node's roles; agents of other machines run only that role.
+  const nodeJson = (a: AgentView) => ({
+    ...nativeAgentJson(a),
+    roles: a.id === opts.localAgentId ? opts.roles : ['agent'],
+    used: a.used,
+    tasks: a.tasks,
+    status: a.unreachableSince !== undefined ? 'UNREACHABLE' : 'ACTIVE',
+    ...(a.unreachableSince !== undefined ? { unreachableSince: iso(a.unreachableSince) } : {}),
+  });
 
   server.get('/api/v1/nodes', async () => ({ nodes: master.agentViews().map(nodeJson) }));
 

@@ -115,7 +115,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     }
     // One node, one agent: statistics of any task come from it (the cluster plane will route by agent).
     const agentFor = () => localAgent;
-    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent }));
+    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
     routes.push((s) => registerSchedulerRoutes(s, { master, clock, logger: logger.child({ role: 'scheduler-api' }) }));
     routes.push((s) => registerOperatorRoutes(s, { master, clock, initFrameworkId: () => initFrameworkId() }));
 

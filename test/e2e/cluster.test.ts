@@ -76,6 +76,9 @@ t.test('a master and two agents on loopback: spread, loss, replacement, return, 
   await waitFor("agent1's tasks to go unreachable", 10_000, async () => (count(await tasks(), 'agent1', 'TASK_UNREACHABLE') === onA1 ? true : undefined));
   const detected = Date.now() - killedAt;
   t.ok(detected < 5_000, `agent1 marked unreachable in ${detected} ms`);
+  const listed = (await api<{ nodes: Array<{ hostname: string; status: string; roles: string[] }> }>('/api/v1/nodes')).nodes;
+  t.match(listed.find((n) => n.hostname === 'agent1'), { status: 'UNREACHABLE', roles: ['agent'] }, 'node list shows it unreachable');
+  t.match(listed.find((n) => n.hostname === 'agent2'), { status: 'ACTIVE' });
 
   // Free room on agent2 for the replacements: the app is scaled so they fit (4 × 0.5 on agent2).
   await api('/v2/apps/cluster/web', { method: 'PUT', body: JSON.stringify({ instances: 4 }) });

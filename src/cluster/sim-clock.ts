@@ -1,0 +1,152 @@
+// A simulated clock for large simulations: the shared Clock interface over a binary heap of timers,
+// so 10,000 nodes with hundreds of thousands of pending timers and in-flight messages cost
+// O(log n) per event (FakeClock in src/shared scans its whole timer list for every firing).
+// Timers due at the same instant fire in the order they were set, so runs are deterministic.
+import type { Clock, TimerHandle } from '../shared/clock';
+
+interface SimTimer {
+  due: number;
+  seq: number;
+  every: number | undefined;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+const before = (a: SimTimer, b: SimTimer): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
+export class SimClock implements Clock {
+  private current: number;
+  private readonly heap: SimTimer[] = [];
+  private seq = 0;
+  private live = 0;
+  private firedCount = 0;
+
+  constructor(start = 0) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.add(fn, ms, undefined);
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return this.add(fn, ms, Math.max(1, ms));
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.setTimeout(resolve, ms));
+  }
+
+  /** Timers set and not yet fired or cancelled. */
+  pending(): number {
+    return this.live;
+  }
+
+  /** Timer callbacks run so far. */
+  get fired(): number {
+    return this.firedCount;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer due on the way, synchronously. Promise callbacks
+   * scheduled by those timers run only after this returns; use run() when they matter.
+   */
+  advance(ms: number): void {
+    this.runUntil(this.current + ms);
+  }
+
+  /** Fires every timer due at or before `time`, then sets the clock to `time`. */
+  runUntil(time: number): void {
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0]!.due <= time) {
+      const timer = this.pop();
+      if (timer.cancelled) continue;
+      this.current = timer.due;
+      if (timer.every === undefined) {
+        timer.cancelled = true;
+        this.live--;
+      } else {
+        timer.due += timer.every;
+        timer.seq = this.seq++;
+        this.push(timer);
+      }
+      this.firedCount++;
+      timer.fn();
+    }
+    if (time > this.current) this.current = time;
+  }
+
+  /**
+   * Like advance(ms), in slices of `sliceMs` with a turn of the event loop between slices, so
+   * promise continuations (a push-pull reply, a join) run at most `sliceMs` of simulated time late.
+   */
+  async run(ms: number, sliceMs = 10): Promise<void> {
+    const end = this.current + ms;
+    while (this.current < end) {
+      this.runUntil(Math.min(end, this.current + sliceMs));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private add(fn: () => void, ms: number, every: number | undefined): TimerHandle {
+    const timer: SimTimer = { due: this.current + Math.max(0, ms), seq: this.seq++, every, fn, cancelled: false };
+    this.push(timer);
+    this.live++;
+    return {
+      cancel: () => {
+        if (timer.cancelled) return;
+        timer.cancelled = true;
+        this.live--;
+        // Cancelled timers stay in the heap until due; rebuild when they dominate it.
+        if (this.heap.length > 1024 && this.heap.length > 4 * this.live) this.compact();
+      },
+    };
+  }
+
+  private push(timer: SimTimer): void {
+    const heap = this.heap;
+    let i = heap.length;
+    heap.push(timer);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent]!;
+      if (!before(timer, p)) break;
+      heap[i] = p;
+      i = parent;
+    }
+    heap[i] = timer;
+  }
+
+  private pop(): SimTimer {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      const n = heap.length;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+        if (!before(heap[c]!, last)) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+
+  /** Drops cancelled timers in place (runUntil may be iterating: the array must stay the same object). */
+  private compact(): void {
+    const heap = this.heap;
+    const keep = heap.filter((t) => !t.cancelled);
+    heap.length = 0;
+    for (const t of keep) this.push(t);
+  }
+}

@@ -22,7 +22,7 @@
 //   4. soak:    datagram loss 0%, 10% (--soak-minutes) and 30% (--storm-minutes) of simulated time;
 //               above --large nodes --large-soak-minutes and --large-storm-minutes (0 = skipped),
 //               because a 30%-loss soak of 10,000 nodes turns into a suspicion storm that costs
-//               ~20 real seconds and ~0.5 GB of heap per simulated second. False positives = dead
+//               ~14 real seconds and ~0.5 GB of heap per simulated second. False positives = dead
 //               events about live nodes, by anyone. Messages and bytes per node per second count
 //               datagrams plus requests (push-pull and stream probes).
 //   5. the same soaks with streamProbeFallback off (datagrams only: SWIM's indirect probes and

@@ -251,6 +251,33 @@ t.test('lifecycle and input checks', async (t) => {
   t.equal(await never.leave(), undefined, 'leave() before start is a no-op');
   t.equal(never.member('nobody'), undefined);
   t.same(never.member('never-started')?.status, 'alive');
+  // seedState: a known view without events or gossip (simulations start from it)
+  const seeded = make('seeded');
+  const seen: string[] = [];
+  seeded.onEvent((e) => seen.push(e.type));
+  seeded.seedState([
+    { id: 'seeded', inc: 0, st: StateCode.Alive, meta: '{}' },
+    { id: 'p1', inc: 3, st: StateCode.Alive, meta: '{"role":"agent"}' },
+    { id: 'p2', inc: 1, st: StateCode.Dead, meta: '[1]' },
+  ]);
+  t.same(seeded.members().map((m) => [m.id, m.status, m.incarnation]), [['seeded', 'alive', 0], ['p1', 'alive', 3], ['p2', 'dead', 1]]);
+  t.same(seeded.member('p2')?.meta, {}, 'metadata that is not a JSON object reads as {}');
+  t.same(seen, [], 'no events');
+  t.equal(seeded.liveCount, 2);
+
+  // a peer that answers a push-pull with something else
+  const liar = net.transport('liar');
+  liar.onRequest(() => ({ t: MessageType.Ack, v: 1, seq: 1 }));
+  const asked = make('asker');
+  const joined = asked.join(['liar']);
+  await clock.run(100);
+  t.equal(await joined, 0, 'a wrong answer is no join');
+  t.same([asked.stats().pushPullFailures, asked.stats().invalidMessages], [1, 1]);
+  asked.stop();
+
+  // the default generator is seeded from the OS
+  t.equal(new Membership({ id: 'os', transport: net.transport('os'), clock }).member('os')?.status, 'alive');
+
   const addressed = new Membership({ id: 'n1', transport: net.transport('10.0.0.1:7946'), clock, random: seededRandom(2), meta: { role: 'agent' } });
   t.same(addressed.member('n1'), { id: 'n1', address: '10.0.0.1:7946', incarnation: 0, status: 'alive', meta: { role: 'agent' } });
   t.equal(addressed.config.probeInterval, 1000, 'default config');

@@ -1,9 +1,39 @@
-// What the master makes of an agent the cluster plane lost (it stopped answering, or its link was
+// How the master sees its agents: views for the API, offers made on them, and what it makes of an
+// agent the cluster plane lost (it stopped answering, or its link was
 // cut), as pure plans: its live tasks become TASK_UNREACHABLE — not lost: they may still run, and
 // the agent's registration when it comes back says how they are — and when it does come back, the
 // tasks it still runs are announced to their frameworks again.
-import type { TaskStatus } from '../types';
+import { addResources } from '../sdk/resources';
+import { emptyResources, type AgentInfo, type Offer, type Resources, type TaskStatus } from '../types';
 import type { TaskRecord } from './task-record';
+
+export interface AgentView extends AgentInfo {
+  /** Set while the cluster plane has lost the agent (ms since the epoch). */
+  unreachableSince?: number;
+  used: Resources;
+  offered: Resources;
+  tasks: number;
+}
+
+export function agentView(info: AgentInfo, unreachableSince: number | undefined, live: Iterable<TaskRecord>, offers: Iterable<Offer>): AgentView {
+  const mine = [...live].filter((r) => r.info.agentId === info.id);
+  const offered = [...offers].filter((o) => o.agentId === info.id).reduce((s, o) => addResources(s, o.resources), emptyResources());
+  const used = mine.reduce((s, r) => addResources(s, r.info.resources), emptyResources());
+  return { ...info, ...(unreachableSince !== undefined ? { unreachableSince } : {}), used, offered, tasks: mine.length };
+}
+
+/** The allocator's placements as offers, grouped per framework (one batch each). */
+export function offersByFramework(plan: ReadonlyArray<{ frameworkId: string; agentId: string; resources: Resources }>, agentInfo: (id: string) => AgentInfo, newId: () => string): Map<string, Offer[]> {
+  const out = new Map<string, Offer[]>();
+  for (const p of plan) {
+    const agent = agentInfo(p.agentId);
+    const offer: Offer = { id: newId(), frameworkId: p.frameworkId, agentId: p.agentId, hostname: agent.hostname, resources: p.resources, attributes: agent.attributes };
+    const batch = out.get(p.frameworkId);
+    if (batch) batch.push(offer);
+    else out.set(p.frameworkId, [offer]);
+  }
+  return out;
+}
 
 /** TASK_UNREACHABLE for every live task of `agentId`, from the master. */
 export function planUnreachable(agentId: string, live: Iterable<TaskRecord>, now: number): TaskStatus[] {

@@ -12,13 +12,14 @@ import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
 import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
 import { frameworkView, roleOf, type FrameworkEntry } from './framework-entry';
 import { OperatorEventHub } from './operator-events';
-import { addResources } from '../sdk/resources';
-import { emptyResources, isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type Resources, type TaskStatus } from '../types';
+import { isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
 import { allocationInput } from './allocation-input';
 import type { RoleConfig } from './allocator-roles';
 import { isLiveRecord, planAdoption } from './adoption';
-import { planReturn, planUnreachable } from './agent-loss';
+import { agentView, offersByFramework, planReturn, planUnreachable, type AgentView } from './agent-loss';
+
+export type { AgentView };
 import { planLaunch } from './launch';
 import { applyStatus, countByState, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
 
@@ -34,13 +35,6 @@ export interface MasterOptions {
   roles?: RoleConfig;
 }
 
-export interface AgentView extends AgentInfo {
-  /** Set while the cluster plane has lost the agent (ms since the epoch). */
-  unreachableSince?: number;
-  used: Resources;
-  offered: Resources;
-  tasks: number;
-}
 
 interface AgentEntry {
   info: AgentInfo;
@@ -304,11 +298,7 @@ export class Master implements MasterLink {
   }
 
   agentViews(): AgentView[] {
-    return [...this.agents.values()].map(({ info, unreachableSince }) => {
-      const live = [...this.tasks.values()].filter((r) => r.info.agentId === info.id);
-      const offered = [...this.offers.values()].filter((o) => o.agentId === info.id).reduce((s, o) => addResources(s, o.resources), emptyResources());
-      return { ...info, ...(unreachableSince !== undefined ? { unreachableSince } : {}), used: live.reduce((s, r) => addResources(s, r.info.resources), emptyResources()), offered, tasks: live.length };
-    });
+    return [...this.agents.values()].map(({ info, unreachableSince }) => agentView(info, unreachableSince, this.tasks.values(), this.offers.values()));
   }
 
   taskViews(): TaskView[] {
@@ -400,15 +390,9 @@ export class Master implements MasterLink {
         },
       }),
     );
-    const byFramework = new Map<string, Offer[]>();
-    for (const p of plan) {
-      const agent = this.agents.get(p.agentId)!;
-      const offer: Offer = { id: uuid(), frameworkId: p.frameworkId, agentId: p.agentId, hostname: agent.info.hostname, resources: p.resources, attributes: agent.info.attributes };
-      this.offers.set(offer.id, offer);
-      const batch = byFramework.get(p.frameworkId);
-      if (batch) batch.push(offer);
-      else byFramework.set(p.frameworkId, [offer]);
+    for (const [fid, offers] of offersByFramework(plan, (id) => this.agents.get(id)!.info, uuid)) {
+      for (const offer of offers) this.offers.set(offer.id, offer);
+      this.frameworks.get(fid)?.events?.offers(offers);
     }
-    for (const [fid, offers] of byFramework) this.frameworks.get(fid)?.events?.offers(offers);
   }
 }

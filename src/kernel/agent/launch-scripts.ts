@@ -11,9 +11,11 @@
 // `exit_status` when they have gone.
 //
 // The task's side joins the container (the isolator's enter script, with `$self` its pid) and execs
-// `setsid` — a session and process group of its own, so a task's `kill 0` reaches only itself — then
-// either `unshare` (PID + mount namespace with its own /proc, privileges dropped to the task user)
-// whose pid 1 is NAMESPACE_INIT_SCRIPT, or `setpriv` + `env -i` without a namespace. The task's
+// `corral-exec` (native/corral-exec.c), which does the rest in one static program. Without it (no C
+// compiler at build time) the same steps are a chain of system tools: `setsid` — a session and
+// process group of its own, so a task's `kill 0` reaches only itself — then either `unshare` (PID +
+// mount namespace with its own /proc, privileges dropped to the task user) whose pid 1 is
+// NAMESPACE_INIT_SCRIPT, or `setpriv` + `env -i` without a namespace. Either way the task's
 // environment is applied only after privileges were dropped, so nothing a framework puts in it
 // (LD_PRELOAD…) reaches a program that runs as root.
 //

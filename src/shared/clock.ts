@@ -32,17 +32,26 @@ export const systemClock: Clock = {
 };
 
 interface FakeTimer {
-  id: number;
   due: number;
+  seq: number;
   every: number | undefined;
   fn: () => void;
+  cancelled: boolean;
 }
 
-/** A clock that moves only when told to. Timers fire in due order during `advance`. */
+const before = (a: FakeTimer, b: FakeTimer): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
+/**
+ * A clock that moves only when told to: timers fire in due order during `advance`, those due at the
+ * same instant in the order they were set, so runs are deterministic. A binary heap of timers, so
+ * a simulation with hundreds of thousands of pending timers costs O(log n) per firing.
+ */
 export class FakeClock implements Clock {
   private current: number;
-  private timers: FakeTimer[] = [];
-  private nextId = 1;
+  private readonly heap: FakeTimer[] = [];
+  private seq = 0;
+  private live = 0;
+  private firedCount = 0;
 
   constructor(start = Date.UTC(2026, 0, 1)) {
     this.current = start;
@@ -64,28 +73,112 @@ export class FakeClock implements Clock {
     return new Promise((resolve) => this.setTimeout(resolve, ms));
   }
 
-  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
-  advance(ms: number): void {
-    const end = this.current + ms;
-    for (;;) {
-      const next = this.timers.reduce<FakeTimer | undefined>((a, t) => (t.due <= end && (!a || t.due < a.due) ? t : a), undefined);
-      if (!next) break;
-      this.current = next.due;
-      if (next.every === undefined) this.timers = this.timers.filter((t) => t !== next);
-      else next.due += next.every;
-      next.fn();
-    }
-    this.current = end;
+  /** Timers set and not yet fired or cancelled. */
+  pending(): number {
+    return this.live;
   }
 
-  /** Number of timers still pending. */
-  pending(): number {
-    return this.timers.length;
+  /** Timer callbacks run so far. */
+  get fired(): number {
+    return this.firedCount;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer due on the way, synchronously. Promise callbacks
+   * scheduled by those timers run only after this returns; use run() when they matter.
+   */
+  advance(ms: number): void {
+    this.runUntil(this.current + ms);
+  }
+
+  /** Fires every timer due at or before `time`, then sets the clock to `time`. */
+  runUntil(time: number): void {
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0]!.due <= time) {
+      const timer = this.pop();
+      if (timer.cancelled) continue;
+      this.current = timer.due;
+      if (timer.every === undefined) {
+        timer.cancelled = true;
+        this.live--;
+      } else {
+        timer.due += timer.every;
+        timer.seq = this.seq++;
+        this.push(timer);
+      }
+      this.firedCount++;
+      timer.fn();
+    }
+    if (time > this.current) this.current = time;
+  }
+
+  /**
+   * Like advance(ms), in slices of `sliceMs` with a turn of the event loop between slices, so
+   * promise continuations (a push-pull reply, a join) run at most `sliceMs` of simulated time late.
+   */
+  async run(ms: number, sliceMs = 10): Promise<void> {
+    const end = this.current + ms;
+    while (this.current < end) {
+      this.runUntil(Math.min(end, this.current + sliceMs));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private add(fn: () => void, ms: number, every: number | undefined): TimerHandle {
-    const timer: FakeTimer = { id: this.nextId++, due: this.current + Math.max(0, ms), every, fn };
-    this.timers.push(timer);
-    return { cancel: () => (this.timers = this.timers.filter((t) => t !== timer)) };
+    const timer: FakeTimer = { due: this.current + Math.max(0, ms), seq: this.seq++, every, fn, cancelled: false };
+    this.push(timer);
+    this.live++;
+    return {
+      cancel: () => {
+        if (timer.cancelled) return;
+        timer.cancelled = true;
+        this.live--;
+        // Cancelled timers stay in the heap until due; rebuild when they dominate it.
+        if (this.heap.length > 1024 && this.heap.length > 4 * this.live) this.compact();
+      },
+    };
+  }
+
+  private push(timer: FakeTimer): void {
+    const heap = this.heap;
+    let i = heap.length;
+    heap.push(timer);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent]!;
+      if (!before(timer, p)) break;
+      heap[i] = p;
+      i = parent;
+    }
+    heap[i] = timer;
+  }
+
+  private pop(): FakeTimer {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      const n = heap.length;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+        if (!before(heap[c]!, last)) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+
+  /** Drops cancelled timers in place (runUntil may be iterating: the array must stay the same object). */
+  private compact(): void {
+    const heap = this.heap;
+    const keep = heap.filter((t) => !t.cancelled);
+    heap.length = 0;
+    for (const t of keep) this.push(t);
   }
 }

@@ -1,5 +1,5 @@
 // The init framework's shell: a kernel framework (through the SDK only) that keeps every app at
-// its instance count. Decisions come from the pure planInstances / matchOffer; this class applies
+// its instance count. Decisions come from the pure planInstances / matchOffers; this class applies
 // them: accepts and declines offers, kills tasks, acknowledges updates, and applies backoff.
 import type { SchedulerConnection, SchedulerTransport } from '../kernel/sdk/types';
 import { isTerminal, type Offer, type TaskStatus } from '../kernel/types';
@@ -7,7 +7,8 @@ import type { Clock, TimerHandle } from '../shared/clock';
 import { marathonTaskId } from '../shared/ids';
 import type { Logger } from '../shared/logger';
 import type { AppRepo } from './app-repo';
-import { matchOffer, type LaunchRequest } from './match';
+import type { LaunchRequest } from './match';
+import { matchOffers } from './spread';
 import { backoffAfterFailure, planInstances } from './plan';
 import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
 
@@ -136,25 +137,35 @@ export class InitController {
     void this.conn?.kill(task.taskId, grace ? { agentId: task.agentId, gracePeriodSeconds: grace } : { agentId: task.agentId });
   }
 
+  /** Live instances of `appId` on `agentId` (what spreading balances). */
+  private running(appId: string, agentId: string): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (t.appId === appId && t.agentId === agentId && !t.killRequested) n++;
+    return n;
+  }
+
   private async onOffers(offers: Offer[]): Promise<void> {
     const conn = this.conn;
     if (!conn) return;
-    for (const offer of offers) {
-      const requests: LaunchRequest[] = [];
-      for (const [appId, count] of this.pending) {
-        const entry = this.apps.get(appId);
-        if (entry && count > 0) requests.push({ stored: entry.stored, count });
-      }
-      const matched = matchOffer(offer, requests, marathonTaskId, this.opts.clock.now());
-      if (matched.length === 0) {
-        await conn.decline([offer.id], { refuseSeconds: 5 });
-        continue;
-      }
+    const requests: LaunchRequest[] = [];
+    for (const [appId, count] of this.pending) {
+      const entry = this.apps.get(appId);
+      if (entry && count > 0) requests.push({ stored: entry.stored, count });
+    }
+    const placed = matchOffers(offers, requests, (appId, agentId) => this.running(appId, agentId), marathonTaskId, this.opts.clock.now());
+    for (const matched of placed.values()) {
       for (const m of matched) {
         this.tasks.set(m.task.taskId, m.task);
         this.pending.set(m.task.appId, (this.pending.get(m.task.appId) ?? 1) - 1);
       }
-      const stillPending = [...this.pending.values()].some((n) => n > 0);
+    }
+    const stillPending = [...this.pending.values()].some((n) => n > 0);
+    for (const offer of offers) {
+      const matched = placed.get(offer.id)!;
+      if (matched.length === 0) {
+        await conn.decline([offer.id], { refuseSeconds: 5 });
+        continue;
+      }
       try {
         await this.opts.repo.saveTasks(matched.map((m) => m.task));
         // Leftovers come straight back when more instances wait, so big scale-ups need few cycles.

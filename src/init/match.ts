@@ -85,6 +85,44 @@ export function taskHealthChecks(app: AppDefinition, ports: readonly number[]): 
   });
 }
 
+/** One instance of `stored` carved out of `left` on `offer`'s agent, or undefined when it does not fit. */
+export function matchInstance(offer: Offer, left: Resources, stored: StoredApp, newTaskId: (appId: string) => string, now: number): { matched: MatchedLaunch; left: Resources } | undefined {
+  const app = stored.app;
+  // requirePorts: the host ports must be the service ports themselves.
+  const ports = app.requirePorts ? app.portDefinitions.map((p) => p.port) : takePorts(left.ports, app.portDefinitions.length);
+  if (!ports) return undefined;
+  const need = taskResources(app, ports);
+  if (!fits(need, left)) return undefined;
+  const taskId = newTaskId(app.id);
+  const healthChecks = taskHealthChecks(app, ports);
+  const environment = taskEnvironment(stored, offer.hostname, ports);
+  const launch: TaskLaunch = {
+    taskId,
+    name: app.id.slice(1).replace(/\//g, '.'),
+    resources: need,
+    labels: app.labels,
+    command: app.cmd ? { shell: true, value: app.cmd, environment } : { shell: false, value: app.args![0]!, arguments: app.args!.slice(1), environment },
+    ...(app.taskKillGracePeriodSeconds ? { killGracePeriodSeconds: app.taskKillGracePeriodSeconds } : {}),
+    ...(healthChecks.length > 0 ? { healthChecks } : {}),
+  };
+  if (app.user) launch.command.user = app.user;
+  const task: AppTask = {
+    taskId,
+    appId: app.id,
+    configVersion: stored.lastConfigChangeAt,
+    version: stored.version,
+    agentId: offer.agentId,
+    host: offer.hostname,
+    ports,
+    servicePorts: app.portDefinitions.map((p) => p.port),
+    state: 'TASK_STAGING',
+    stagedAt: now,
+    startedAt: undefined,
+    killRequested: false,
+  };
+  return { matched: { launch, task }, left: subtractResources(left, need) };
+}
+
 /**
  * Fills `offer` with launches for `requests` in order. Returns the launches; `requests[i].count`
  * is not modified — callers subtract what was matched.
@@ -93,45 +131,11 @@ export function matchOffer(offer: Offer, requests: readonly LaunchRequest[], new
   let left = offer.resources;
   const out: MatchedLaunch[] = [];
   for (const { stored, count } of requests) {
-    const app = stored.app;
     for (let i = 0; i < count; i++) {
-      // requirePorts: the host ports must be the service ports themselves.
-      const ports = app.requirePorts ? app.portDefinitions.map((p) => p.port) : takePorts(left.ports, app.portDefinitions.length);
-      if (!ports) break;
-      const need = taskResources(app, ports);
-      if (!fits(need, left)) break;
-      left = subtractResources(left, need);
-      const taskId = newTaskId(app.id);
-      const healthChecks = taskHealthChecks(app, ports);
-      const launch: TaskLaunch = {
-        taskId,
-        name: app.id.slice(1).replace(/\//g, '.'),
-        resources: need,
-        labels: app.labels,
-        command: app.cmd
-          ? { shell: true, value: app.cmd, environment: taskEnvironment(stored, offer.hostname, ports) }
-          : { shell: false, value: app.args![0]!, arguments: app.args!.slice(1), environment: taskEnvironment(stored, offer.hostname, ports) },
-        ...(app.taskKillGracePeriodSeconds ? { killGracePeriodSeconds: app.taskKillGracePeriodSeconds } : {}),
-        ...(healthChecks.length > 0 ? { healthChecks } : {}),
-      };
-      if (app.user) launch.command.user = app.user;
-      out.push({
-        launch,
-        task: {
-          taskId,
-          appId: app.id,
-          configVersion: stored.lastConfigChangeAt,
-          version: stored.version,
-          agentId: offer.agentId,
-          host: offer.hostname,
-          ports,
-          servicePorts: app.portDefinitions.map((p) => p.port),
-          state: 'TASK_STAGING',
-          stagedAt: now,
-          startedAt: undefined,
-          killRequested: false,
-        },
-      });
+      const one = matchInstance(offer, left, stored, newTaskId, now);
+      if (!one) break;
+      out.push(one.matched);
+      left = one.left;
     }
   }
   return out;

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { needsRestart, normalizeAppId, validateApp } from '../../src/init/app';
 import { backoffAfterFailure, planInstances, type InstancePlan } from '../../src/init/plan';
-import { matchOffer, taskEnvironment, type LaunchRequest } from '../../src/init/match';
+import { matchOffer, taskEnvironment, type LaunchRequest, type MatchedLaunch } from '../../src/init/match';
+import { matchOffers } from '../../src/init/spread';
 import type { AppDefinition, AppTask, Backoff, StoredApp } from '../../src/init/types';
 import type { Offer, PortRange, Resources, TaskState } from '../../src/kernel/types';
 import { portsToRanges } from '../../src/kernel/sdk/resources';
@@ -381,6 +382,23 @@ t.test('matchOffer packs as many instances as fit', async (t) => {
   const reqs = [req({ cpus: 1 }, 3)];
   matchOffer(offerOf({}), reqs, ids, NOW);
   t.equal(reqs[0]!.count, 3, 'the request count is not modified');
+});
+
+t.test('matchOffers spreads an app over the offered agents', async (t) => {
+  const on = (agentId: string, resources: Partial<Resources> = {}): Offer => ({ ...offerOf(resources), id: `o-${agentId}`, agentId, hostname: `${agentId}.test` });
+  const placedOn = (out: Map<string, MatchedLaunch[]>) => Object.fromEntries([...out].map(([id, ms]) => [id, ms.length]));
+  const none = () => 0;
+  t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 6)], none, ids, NOW)), { 'o-a': 2, 'o-b': 2, 'o-c': 2 }, '6 over 3 empty agents: 2 each');
+  t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 4)], none, ids, NOW)), { 'o-a': 2, 'o-b': 1, 'o-c': 1 }, 'ties go to the earlier offer');
+  const running = (_app: string, agent: string) => ({ a: 3, b: 1, c: 0 })[agent] ?? 0;
+  t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 2)], running, ids, NOW)), { 'o-a': 0, 'o-b': 1, 'o-c': 1 }, 'what already runs counts: the emptiest agents first');
+  t.same(placedOn(matchOffers([on('a', { cpus: 0.25 }), on('b')], [req({ cpus: 0.1 }, 5)], none, ids, NOW)), { 'o-a': 2, 'o-b': 3 }, 'a full offer takes no more; the rest goes elsewhere');
+  t.same(placedOn(matchOffers([on('a', { mem: 64 }), on('b', { mem: 64 })], [req({ mem: 128 }, 2)], none, ids, NOW)), { 'o-a': 0, 'o-b': 0 }, 'nothing fits: nothing placed, every offer answered');
+  const twoApps = matchOffers([on('a'), on('b')], [req({ id: '/x', cpus: 0.1 }, 2), req({ id: '/y', cpus: 0.1 }, 2)], none, ids, NOW);
+  t.same([...twoApps.values()].map((ms) => ms.map((m) => m.task.appId).sort()), [['/x', '/y'], ['/x', '/y']], 'each app spreads on its own');
+  const two = matchOffers([on('a', { ports: [r(31000, 31001)] }), on('b', { ports: [r(31000, 31001)] })], [req({ cpus: 0.1, portDefinitions: [{ port: 0 }] }, 4)], none, ids, NOW);
+  t.same([...two.values()].map((ms) => ms.map((m) => m.task.ports[0])), [[31000, 31001], [31000, 31001]], 'ports are taken per offer');
+  t.same([...two.values()].flat().map((m) => m.task.agentId), ['a', 'a', 'b', 'b'], 'tasks carry their offer’s agent');
 });
 
 t.test('matchOffer builds the launch and init’s task record', async (t) => {

@@ -1,11 +1,13 @@
-// The cluster plane of one node: its identity, the cluster token, the swarm, and node RPC between
-// agents and the master. A master with --cluster-host serves agents of other machines (their tasks
-// become TASK_UNREACHABLE when their connection dies, and are re-adopted when they come back); an
-// agent with --join registers with whichever peer accepts its registration — the master — and
-// again whenever it loses it. Without either flag there is no cluster plane: one machine, no port.
+// The cluster plane of one node: its identity, the cluster token, the swarm, gossip membership and
+// node RPC between agents and the master. A master with --cluster-host serves agents of other
+// machines (their tasks become TASK_UNREACHABLE when their connection dies, and are re-adopted when
+// they come back); it publishes `leader: true` in its membership metadata, and an agent with --join
+// registers with the member that leads — and again whenever it loses it. Without either flag there
+// is no cluster plane: one machine, no port.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../cluster/identity';
+import { NodeMembership, type NodeMeta } from '../cluster/node-membership';
 import { ClusterSwarm, parseJoinList } from '../cluster/swarm';
 import { createClusterToken, parseClusterToken, readClusterToken, type ClusterToken } from '../cluster/token';
 import type { MasterLink } from '../kernel/agent-link';
@@ -16,6 +18,7 @@ import type { Clock } from '../shared/clock';
 import type { DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { VERSION } from './version';
 
 export const TOKEN_FILE = 'cluster.token';
 
@@ -23,8 +26,14 @@ export interface ClusterPlane {
   nodeId: string;
   /** For the operator: how another machine joins (on a master). */
   joinHint: string | undefined;
+  /** On a master: what gossip says of the node an agent registered from ('suspect' before the link times out). */
+  memberStatus(agentId: string): 'alive' | 'suspect' | undefined;
+  membership: NodeMembership;
   stop(): Promise<void>;
 }
+
+/** How often an agent without a master looks again for the leader (besides every membership change), ms. */
+const FIND_MASTER_EVERY_MS = 1000;
 
 /**
  * The token: given (CORRAL_TOKEN, --token-file), else the data dir's (a master that ran before),
@@ -76,31 +85,50 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     logger: logger.child({ role: 'cluster' }),
   });
   await swarm.start();
+  const meta: NodeMeta = { roles: [...config.roles], version: VERSION, hostname: config.hostname, ...(isMaster ? { leader: true } : {}) };
+  const membership = new NodeMembership({ swarm, nodeId: identity.nodeId, clock: opts.clock, logger: logger.child({ role: 'membership' }), meta });
+  membership.start();
 
   let channels: PeerChannels;
+  // Which agent each peer registered, and back: losing the peer makes the agent unreachable.
+  const agentOf = new Map<string, string>();
+  const peerOf = new Map<string, string>();
   if (master) {
-    // Which agent each peer registered: losing the peer makes the agent unreachable.
-    const agentOf = new Map<string, string>();
-    channels = new PeerChannels(swarm, (channel, nodeId) => serveAgent(channel, master, (agentId) => agentOf.set(nodeId, agentId)));
+    channels = new PeerChannels(swarm, (channel, nodeId) =>
+      serveAgent(channel, master, (agentId) => {
+        agentOf.set(nodeId, agentId);
+        peerOf.set(agentId, nodeId);
+      }),
+    );
     swarm.on('peer-down', (nodeId) => {
       const agentId = agentOf.get(nodeId);
       if (agentId === undefined) return;
       agentOf.delete(nodeId);
+      peerOf.delete(agentId);
       master.agentUnreachable(agentId);
     });
   } else {
     channels = new PeerChannels(swarm);
   }
+  let finder: { cancel(): void } | undefined;
   if (agentLink) {
-    const tryPeer = (nodeId: string) => {
-      if (agentLink.connected) return;
-      agentLink.connect(channels.channel(nodeId)).then(
-        () => logger.info({ event: 'agent_master_found', master: nodeId }, 'registered with the master'),
-        () => undefined, // not a master, or it did not answer: another peer may be
-      );
+    let registering = false;
+    // The leader as membership sees it: dial it if the swarm has no connection yet, else register.
+    const findMaster = () => {
+      if (agentLink.connected || registering) return;
+      const leader = membership.leader();
+      if (!leader) return;
+      if (!swarm.isConnected(leader.id)) return swarm.connect(leader.id);
+      registering = true;
+      agentLink.connect(channels.channel(leader.id)).then(
+        () => logger.info({ event: 'agent_master_found', master: leader.id }, 'registered with the master'),
+        (err: unknown) => logger.debug({ event: 'agent_register_failed', master: leader.id, err }, 'the leader did not accept the registration yet'),
+      ).finally(() => (registering = false));
     };
-    swarm.on('peer', (conn) => tryPeer(conn.nodeId));
-    for (const peer of swarm.peers()) tryPeer(peer.nodeId);
+    swarm.on('peer', findMaster);
+    membership.onEvent(findMaster);
+    finder = opts.clock.setInterval(findMaster, FIND_MASTER_EVERY_MS);
+    findMaster();
   }
 
   const address = isMaster ? `${config.clusterHost}:${config.clusterPort}` : undefined;
@@ -111,7 +139,15 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
   return {
     nodeId: identity.nodeId,
     joinHint,
+    membership,
+    memberStatus: (agentId) => {
+      const peer = peerOf.get(agentId);
+      const status = peer === undefined ? undefined : membership.status(peer);
+      return status === 'alive' || status === 'suspect' ? status : undefined;
+    },
     stop: async () => {
+      finder?.cancel();
+      await membership.stop();
       channels.close();
       await swarm.stop();
     },

@@ -1,4 +1,5 @@
-// Corral's native /api/v1 routes: nodes, tasks and task logs, read from the master's operator view.
+// Corral's native /api/v1 routes: nodes (and draining them), tasks and task logs, read from the
+// master's operator view.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { AgentLink, LogStream } from '../kernel/agent-link';
@@ -24,11 +25,26 @@ export interface NativeRoutesOptions {
   localAgent?: () => AgentLink | undefined;
   /** The id of the agent in this process, if any (its node's roles are this process's). */
   localAgentId?: string;
+  /**
+   * What gossip membership thinks of the agent's node: 'suspect' shows as the node's status while
+   * the master otherwise sees it alive; undefined when membership does not know it.
+   */
+  memberStatus?: (agentId: string) => 'alive' | 'suspect' | undefined;
 }
 
 /** Largest single read of a log file (bytes); clients continue from X-Corral-Log-Offset. */
 const MAX_LOG_READ = 4 * 1024 * 1024;
 
+
+/** The drain body `{"deadlineSeconds"?: number}` (empty is fine): the deadline, or undefined for none. */
+function drainDeadlineSeconds(body: unknown): number | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== 'object' || Array.isArray(body)) throw errors.validation([{ path: '/', errors: ['must be a JSON object'] }]);
+  const seconds = (body as { deadlineSeconds?: unknown }).deadlineSeconds;
+  if (seconds === undefined || seconds === null) return undefined;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw errors.validation([{ path: '/deadlineSeconds', errors: ['must be a number of seconds >= 0'] }]);
+  return seconds;
+}
 
 export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutesOptions): void {
   const { master } = opts;
@@ -39,11 +55,25 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
     roles: a.id === opts.localAgentId ? opts.roles : ['agent'],
     used: a.used,
     tasks: a.tasks,
-    status: a.unreachableSince !== undefined ? 'UNREACHABLE' : 'ACTIVE',
+    status: a.status === 'alive' && opts.memberStatus?.(a.id) === 'suspect' ? 'suspect' : a.status,
     ...(a.unreachableSince !== undefined ? { unreachableSince: iso(a.unreachableSince) } : {}),
+    ...(a.drain ? { drainingSince: iso(a.drain.since), drainDeadline: iso(a.drain.deadline) } : {}),
+    // The agent in this process is always in touch.
+    lastContact: iso(a.id === opts.localAgentId ? opts.clock.now() : a.lastContact),
   });
 
   server.get('/api/v1/nodes', async () => ({ nodes: master.agentViews().map(nodeJson) }));
+
+  server.post<{ Params: { id: string } }>('/api/v1/nodes/:id/drain', async (req) => {
+    const deadlineSeconds = drainDeadlineSeconds(req.body);
+    const node = await master.drainAgent(req.params.id, deadlineSeconds === undefined ? {} : { deadlineMs: deadlineSeconds * 1000 });
+    return { node: nodeJson(node) };
+  });
+
+  server.post<{ Params: { id: string } }>('/api/v1/nodes/:id/undrain', async (req) => {
+    const node = await master.undrainAgent(req.params.id);
+    return { node: node ? nodeJson(node) : null };
+  });
 
   server.get<{ Querystring: { app?: string; state?: string } }>('/api/v1/tasks', async (req) => {
     const app = req.query.app ? '/' + req.query.app.replace(/^\/+/, '') : undefined;

@@ -50,7 +50,10 @@ export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRo
       case 'AGENT_ADDED':
         return { agent: nativeAgentJson(e.agent) };
       case 'AGENT_REMOVED':
+      case 'AGENT_UNDRAINED':
         return { agentId: e.agentId };
+      case 'AGENT_DRAINING':
+        return { agentId: e.agentId, drainingSince: iso(e.since), drainDeadline: iso(e.deadline) };
       case 'TASK_ADDED':
         return { task: taskJson(e.task) };
       case 'TASK_UPDATED':

@@ -87,6 +87,8 @@ export function registerSchedulerRoutes(server: FastifyInstance, opts: Scheduler
       rescind: (offerId) => send({ type: 'RESCIND', rescind: { offer_id: offerId } }),
       update: (status) => send({ type: 'UPDATE', update: { status } }),
       failure: (f) => send({ type: 'FAILURE', failure: { agent_id: f.agentId, ...(f.status === undefined ? {} : { status: f.status }) } }),
+      agentDraining: (d) => send({ type: 'AGENT_DRAINING', agent_draining: { agent_id: d.agentId, ...(d.deadline === undefined ? {} : { deadline: d.deadline }) } }),
+      agentUndrained: (agentId) => send({ type: 'AGENT_UNDRAINED', agent_undrained: { agent_id: agentId } }),
       error: (message) => (sub ? retire(sub, message) : early.push({ type: 'ERROR', error: { message } })),
     };
     const frameworkId = master.subscribe(call.framework, events);

@@ -7,7 +7,7 @@ import type { Clock } from '../shared/clock';
 /** The client methods the CLI uses; tests pass a fake implementing them. */
 export type CliClient = Pick<
   CorralClient,
-  'listApps' | 'getApp' | 'createApp' | 'updateApp' | 'deleteApp' | 'appTasks' | 'listTasks' | 'getTask' | 'killTask' | 'taskLogs' | 'listNodes'
+  'listApps' | 'getApp' | 'createApp' | 'updateApp' | 'deleteApp' | 'appTasks' | 'listTasks' | 'getTask' | 'killTask' | 'taskLogs' | 'listNodes' | 'drainNode' | 'undrainNode'
 >;
 
 export interface CliDeps {

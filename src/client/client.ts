@@ -13,6 +13,7 @@ import type {
   NativeTaskList,
   NativeTaskResponse,
   NodeList,
+  NodeResponse,
   TaskList,
 } from './types';
 
@@ -122,6 +123,19 @@ export class CorralClient {
     return this.json({ method: 'GET', path: '/api/v1/nodes' });
   }
 
+  /**
+   * Drains a node (by its full id): nothing more is offered there, frameworks move or finish their
+   * tasks, and after `deadlineSeconds` (none by default) what still runs there is killed.
+   */
+  drainNode(id: string, opts: { deadlineSeconds?: number } = {}): Promise<NodeResponse> {
+    return this.json({ method: 'POST', path: `${nodePath(id)}/drain`, body: opts.deadlineSeconds === undefined ? {} : { deadlineSeconds: opts.deadlineSeconds } });
+  }
+
+  /** Ends a drain: the node is offered again. */
+  undrainNode(id: string): Promise<NodeResponse> {
+    return this.json({ method: 'POST', path: `${nodePath(id)}/undrain`, body: {} });
+  }
+
   info(): Promise<Info> {
     return this.json({ method: 'GET', path: '/v2/info' });
   }
@@ -164,6 +178,10 @@ export class CorralClient {
 /** `/v2/apps/` + the id without its leading slash; '/' inside the id stays a path separator. */
 export function appPath(id: string): string {
   return '/v2/apps/' + id.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+}
+
+function nodePath(id: string): string {
+  return '/api/v1/nodes/' + encodeURIComponent(id);
 }
 
 function taskPath(id: string): string {

@@ -167,11 +167,30 @@ export interface Node {
   version?: string;
   /** Isolation backend of the node's agent: cgroup2, cgroup1 or posix. */
   isolation?: string | null;
-  status: string;
+  /** A NodeStatus; any string, so a newer server's word does not break an older client. */
+  status: NodeStatus | (string & {});
+  /** Live tasks on the node. */
+  tasks?: number;
+  /** ISO time the master lost the node (status unreachable). */
+  unreachableSince?: string;
+  /** ISO time an operator began draining the node; present while it drains (or is drained). */
+  drainingSince?: string;
+  /** ISO time the master kills what still runs there; null when the drain has no deadline. */
+  drainDeadline?: string | null;
+  /** ISO time of the last message the master received from the node's agent. */
+  lastContact?: string | null;
 }
+
+/** suspect: gossip membership doubts the node; drained: draining with no live task left. */
+export type NodeStatus = 'alive' | 'suspect' | 'unreachable' | 'draining' | 'drained';
 
 export interface NodeList {
   nodes: Node[];
+}
+
+/** `POST /api/v1/nodes/{id}/drain` and `/undrain`; `node` is null when undraining an agent that is not registered. */
+export interface NodeResponse {
+  node: Node | null;
 }
 
 /** Marathon's `/v2/info`; only the common fields are typed. */

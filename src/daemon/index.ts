@@ -14,6 +14,7 @@ import { registerMarathonRoutes } from '../init/routes';
 import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
 import { selectIsolator } from '../kernel/agent/isolation';
 import type { MasterLink } from '../kernel/agent-link';
+import { storedDrains } from '../kernel/master/drain';
 import { Master } from '../kernel/master/master';
 import { RemoteMasterLink } from '../kernel/remote/agent-side';
 import { inProcessTransport } from '../kernel/sdk/in-process';
@@ -87,7 +88,9 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     if (!deps.store) restrictStoreFiles(dataDir, STORE_FILE);
     stops.push(() => store.close());
 
-    const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs, roles: config.frameworkRoles });
+    const drainStore = storedDrains(store);
+    const drains = { store: drainStore, restored: await drainStore.load() };
+    const master = new Master({ clock, logger: logger.child({ role: 'master' }), metrics, allocationIntervalMs: config.allocationIntervalMs, roles: config.frameworkRoles, drains });
     master.start();
     stops.push(() => master.stop());
     let cluster: ClusterPlane | undefined;

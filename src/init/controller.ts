@@ -27,6 +27,8 @@ export class InitController {
   private readonly backoffs = new Map<string, Backoff>();
   private readonly failures = new Map<string, TaskFailure>();
   private readonly pending = new Map<string, number>();
+  /** Agents the master says are draining: init moves its instances off them (planInstances). */
+  private readonly draining = new Set<string>();
   private conn: SchedulerConnection | undefined;
   private wantsOffers = true;
   private tick: TimerHandle | undefined;
@@ -46,6 +48,8 @@ export class InitController {
         offers: (offers) => void this.onOffers(offers).catch((err) => this.opts.logger.error({ event: 'init_offer_error', err }, 'handling offers failed')),
         rescind: () => undefined,
         update: (status) => this.onUpdate(status),
+        agentDraining: ({ agentId, deadline }) => this.onDraining(agentId, true, deadline),
+        agentUndrained: (agentId) => this.onDraining(agentId, false),
       },
     );
     if (this.conn.frameworkId !== id) await this.opts.repo.saveFrameworkId(this.conn.frameworkId);
@@ -84,7 +88,7 @@ export class InitController {
     const entry = this.apps.get(appId);
     if (!entry) return false;
     const live = this.tasksOf(appId).filter((t) => !t.killRequested);
-    const current = live.filter((t) => t.configVersion === entry.stored.lastConfigChangeAt && t.state === 'TASK_RUNNING');
+    const current = live.filter((t) => t.configVersion === entry.stored.lastConfigChangeAt && t.state === 'TASK_RUNNING' && !this.draining.has(t.agentId));
     return current.length !== entry.stored.app.instances || live.length !== current.length || this.tasksOf(appId).some((t) => t.killRequested);
   }
 
@@ -110,7 +114,7 @@ export class InitController {
       if (!this.apps.has(task.appId) && !task.killRequested) this.killTask(task);
     }
     for (const [appId, { stored }] of this.apps) {
-      const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now);
+      const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now, this.draining);
       for (const taskId of plan.kill) this.killTask(this.tasks.get(taskId)!);
       this.pending.set(appId, plan.launch);
       wanted += plan.launch;
@@ -128,6 +132,16 @@ export class InitController {
       this.wantsOffers = false;
       void conn.suppress();
     }
+  }
+
+  /** An agent started or stopped draining: instances there move (replaced first) or stay. */
+  private onDraining(agentId: string, draining: boolean, deadline?: number): void {
+    if (draining === this.draining.has(agentId)) return;
+    if (draining) this.draining.add(agentId);
+    else this.draining.delete(agentId);
+    const instances = [...this.tasks.values()].filter((t) => t.agentId === agentId && !t.killRequested).length;
+    this.opts.logger.info({ event: draining ? 'init_agent_draining' : 'init_agent_undrained', agentId, deadline, instances }, draining ? 'moving instances off a draining agent' : 'agent undrained; instances stay');
+    this.converge();
   }
 
   private killTask(task: AppTask): void {

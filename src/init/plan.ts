@@ -1,5 +1,6 @@
 // Pure decisions of the init controller: how many instances to start and which tasks to stop
-// for one app, and how long to hold launches back after failures.
+// for one app (including moving it off draining agents), and how long to hold launches back after
+// failures.
 import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppTask, type Backoff, type StoredApp } from './types';
 
 export interface InstancePlan {
@@ -20,36 +21,59 @@ function inactive(app: AppDefinition, t: AppTask, now: number): boolean {
   return now - (t.unreachableSince ?? now) >= strategy.inactiveAfterSeconds * 1000;
 }
 const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
+const NO_AGENTS: ReadonlySet<string> = new Set();
+/** Serving: RUNNING, and healthy when the app has health checks. */
+const ready = (app: AppDefinition, t: AppTask) => t.state === 'TASK_RUNNING' && (!app.healthChecks?.length || t.healthy === true);
+const unstarted = (t: AppTask) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING';
+
+/**
+ * Which tasks of a draining agent to kill now, given the app's other current tasks: all of them
+ * once the others alone keep `instances` ready; until then the ones that never started (they
+ * serve nothing) and as many ready ones, oldest first, as the others make spare.
+ */
+function leavingKills(app: AppDefinition, leaving: readonly AppTask[], staying: readonly AppTask[]): string[] {
+  const readyStaying = staying.filter((t) => ready(app, t)).length;
+  if (readyStaying >= app.instances) return leaving.map((t) => t.taskId);
+  const readyLeaving = leaving.filter((t) => ready(app, t)).sort((a, b) => a.stagedAt - b.stagedAt || a.taskId.localeCompare(b.taskId));
+  const spare = Math.max(0, readyStaying + readyLeaving.length - app.instances);
+  return [...leaving.filter(unstarted), ...readyLeaving.slice(0, spare)].map((t) => t.taskId);
+}
 
 /**
  * Converges one app on its instance count. Tasks of an outdated config are replaced start-first:
  * new tasks launch, and old ones are killed only while enough new ones are RUNNING to keep
- * `instances` running in total.
+ * `instances` running in total. Tasks on a `draining` agent (agent ids) are moved start-first too:
+ * each is replaced (elsewhere: a draining agent is offered to nobody) and killed only while the
+ * rest keeps `instances` ready — RUNNING, and healthy when the app has health checks.
  */
-export function planInstances(stored: StoredApp, tasks: readonly AppTask[], backoff: Backoff | undefined, now: number): InstancePlan {
+export function planInstances(stored: StoredApp, tasks: readonly AppTask[], backoff: Backoff | undefined, now: number, draining: ReadonlySet<string> = NO_AGENTS): InstancePlan {
   const app = stored.app;
   // An inactive instance is replaced; if its agent comes back, the surplus is killed below.
   const live = tasks.filter((t) => alive(t) && !inactive(app, t, now));
   const current = live.filter((t) => t.configVersion === stored.lastConfigChangeAt);
   const outdated = live.filter((t) => t.configVersion !== stored.lastConfigChangeAt);
+  // Current tasks on draining agents no longer count: they leave once replaced.
+  const leaving = current.filter((t) => draining.has(t.agentId));
+  const staying = current.filter((t) => !draining.has(t.agentId));
   const kill: string[] = [];
 
-  if (current.length > app.instances) {
-    const order = [...current].sort(byAgeYoungestFirst);
+  if (staying.length > app.instances) {
+    const order = [...staying].sort(byAgeYoungestFirst);
     if (app.killSelection === 'OLDEST_FIRST') order.reverse();
     // Never-started tasks go first whatever the selection: stopping them costs nothing.
     order.sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING'));
-    kill.push(...order.slice(0, current.length - app.instances).map((t) => t.taskId));
+    kill.push(...order.slice(0, staying.length - app.instances).map((t) => t.taskId));
   }
+  kill.push(...leavingKills(app, leaving, staying.filter((t) => !kill.includes(t.taskId))));
 
-  const currentRunning = current.filter((t) => t.state === 'TASK_RUNNING' && !kill.includes(t.taskId)).length;
+  const currentRunning = staying.filter((t) => t.state === 'TASK_RUNNING' && !kill.includes(t.taskId)).length;
   const outdatedOrder = [...outdated].sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING') || a.stagedAt - b.stagedAt);
   const outdatedRunning = outdated.filter((t) => t.state === 'TASK_RUNNING').length;
   const notRunningOutdated = outdated.length - outdatedRunning;
   const killableRunning = Math.max(0, Math.min(outdatedRunning, currentRunning + outdatedRunning - app.instances));
   kill.push(...outdatedOrder.slice(0, notRunningOutdated + killableRunning).map((t) => t.taskId));
 
-  const missing = Math.max(0, app.instances - current.length);
+  const missing = Math.max(0, app.instances - staying.length);
   const held = backoff !== undefined && backoff.notBefore > now && missing > 0;
   return { launch: held ? 0 : missing, kill, delayedUntil: held ? backoff.notBefore : undefined };
 }

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   APP_LOCKED: { status: 409, summary: 'Another deployment is changing this app; retry or use force.' },
   TASK_NOT_FOUND: { status: 404, summary: 'No task has this id.' },
   AGENT_NOT_FOUND: { status: 404, summary: 'No agent has this id.' },
+  NODE_AMBIGUOUS: { status: 400, summary: 'A node id prefix or hostname given to the CLI matches more than one node.' },
   FRAMEWORK_NOT_FOUND: { status: 404, summary: 'No framework has this id, or it is not subscribed.' },
   STREAM_ID_INVALID: { status: 403, summary: "The Mesos-Stream-Id header is missing or is not the framework's current subscription." },
   OFFER_NOT_FOUND: { status: 409, summary: 'The offer was rescinded, used or never existed.' },

@@ -18,7 +18,8 @@ const tasks: NativeTask[] = [
 ];
 
 const nodes: Node[] = [
-  { id: 'ab'.repeat(32), hostname: 'node-a', roles: ['master', 'agent'], resources: { cpus: 4, mem: 8192, disk: 0 }, used: { cpus: 1.5, mem: 128, disk: 0 }, attributes: {}, isolation: 'cgroup1', status: 'alive' },
+  { id: 'ab'.repeat(32), hostname: 'node-a', roles: ['master', 'agent'], resources: { cpus: 4, mem: 8192, disk: 0 }, used: { cpus: 1.5, mem: 128, disk: 0 }, attributes: {}, isolation: 'cgroup1', status: 'alive', version: '0.1.0', lastContact: new Date(NOW - 2_000).toISOString() },
+  { id: 'ac'.repeat(32), hostname: 'node-b', roles: ['agent'], resources: { cpus: 2, mem: 1024, disk: 0 }, used: { cpus: 0, mem: 0, disk: 0 }, attributes: {}, status: 'draining', version: '0.1.0', drainingSince: new Date(NOW - 60_000).toISOString(), drainDeadline: null },
 ];
 
 interface Harness {
@@ -55,6 +56,12 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
       return stream;
     },
     listNodes: record('listNodes', { nodes }),
+    drainNode: async (id: string, opts?: { deadlineSeconds?: number }) => {
+      h.calls.push(['drainNode', id, opts]);
+      const deadline = opts?.deadlineSeconds === undefined ? null : new Date(NOW + opts.deadlineSeconds * 1000).toISOString();
+      return { node: { ...nodes.find((n) => n.id === id)!, status: 'draining', drainingSince: new Date(NOW).toISOString(), drainDeadline: deadline } };
+    },
+    undrainNode: record('undrainNode', { node: { ...nodes[1]!, status: 'alive' } }),
     ...over,
   };
   const full: CliDeps = {
@@ -245,12 +252,51 @@ t.test('task kill', async (t) => {
   t.match(h.stdout, /^Kill requested for task shop_web\.1 \(now KILLING\)/);
 });
 
-t.test('node list shortens ids and shows use against totals', async (t) => {
+t.test('node list shortens ids and shows status, use against totals, version and last contact', async (t) => {
   const h = harness();
   t.equal(await h.run('node', 'list'), 0);
   const lines = h.stdout.trimEnd().split('\n');
-  t.match(lines[0], /^ID\s+HOSTNAME\s+ROLES\s+CPUS\s+MEM \(MiB\)\s+ISOLATION\s+STATUS$/);
-  t.match(lines[1], /^abababababab\s+node-a\s+master,agent\s+1\.5\/4\s+128\/8192\s+cgroup1\s+alive$/);
+  t.match(lines[0], /^ID\s+HOSTNAME\s+STATUS\s+ROLES\s+CPUS\s+MEM \(MiB\)\s+VERSION\s+LAST CONTACT$/);
+  t.match(lines[1], /^abababababab\s+node-a\s+alive\s+master,agent\s+1\.5\/4\s+128\/8192\s+0\.1\.0\s+2s ago$/);
+  t.match(lines[2], /^acacacacacac\s+node-b\s+draining\s+agent\s+0\/2\s+0\/1024\s+0\.1\.0\s+-$/);
+});
+
+t.test('node drain and undrain find the node by id, id prefix or hostname', async (t) => {
+  const cases: Array<[string[], [string, ...unknown[]]]> = [
+    [['node', 'drain', 'ab'.repeat(32)], ['drainNode', 'ab'.repeat(32), {}]],
+    [['node', 'drain', 'abab', '--deadline', '5m'], ['drainNode', 'ab'.repeat(32), { deadlineSeconds: 300 }]],
+    [['node', 'drain', 'node-b', '--deadline', '1h30m'], ['drainNode', 'ac'.repeat(32), { deadlineSeconds: 5400 }]],
+    [['node', 'drain', 'node-b', '--deadline', '90s'], ['drainNode', 'ac'.repeat(32), { deadlineSeconds: 90 }]],
+    [['node', 'undrain', 'node-b'], ['undrainNode', 'ac'.repeat(32)]],
+  ];
+  for (const [args, call] of cases) {
+    const h = harness();
+    t.equal(await h.run(...args), 0, args.join(' '));
+    t.same(h.calls, [['listNodes'], call], args.join(' '));
+    t.equal(h.stderr, '');
+  }
+  const h = harness();
+  await h.run('node', 'drain', 'node-a', '--deadline', '5m');
+  t.equal(h.stdout, 'Draining node abababababab (node-a): nothing new is placed there, service tasks move elsewhere; tasks still there at 2026-01-01T12:05:00.000Z are killed.\n');
+  const json = harness();
+  await json.run('node', 'undrain', 'acac', '--json');
+  t.match(JSON.parse(json.stdout), { node: { id: 'ac'.repeat(32), status: 'alive' } });
+});
+
+t.test('node drain: unknown or ambiguous nodes and bad deadlines fail with a code, before any drain', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['node', 'drain', 'zz'], /^error: No node has the id, id prefix or hostname 'zz'.* \(AGENT_NOT_FOUND\)\n$/],
+    [['node', 'drain', 'a'], /^error: 'a' matches 2 nodes: abababababab \(node-a\), acacacacacac \(node-b\); give more of the id \(NODE_AMBIGUOUS\)\n$/],
+    [['node', 'drain', 'node-a', '--deadline', '5x'], /^error: --deadline must be a duration like 90s, 5m, 1h or 1h30m, got '5x' \(CONFIG_INVALID\)\n$/],
+    [['node', 'drain', 'node-a', '--deadline', '300'], /\(CONFIG_INVALID\)\n$/],
+    [['node', 'undrain', 'nope'], /\(AGENT_NOT_FOUND\)\n$/],
+  ];
+  for (const [args, want] of cases) {
+    const h = harness();
+    t.equal(await h.run(...args), 1, args.join(' '));
+    t.match(h.stderr, want, args.join(' '));
+    t.notOk(h.calls.some(([name]) => name === 'drainNode' || name === 'undrainNode'), `${args.join(' ')}: nothing drained`);
+  }
 });
 
 t.test('endpoint flags override the environment', async (t) => {

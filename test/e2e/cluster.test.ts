@@ -77,8 +77,8 @@ t.test('a master and two agents on loopback: spread, loss, replacement, return, 
   const detected = Date.now() - killedAt;
   t.ok(detected < 5_000, `agent1 marked unreachable in ${detected} ms`);
   const listed = (await api<{ nodes: Array<{ hostname: string; status: string; roles: string[] }> }>('/api/v1/nodes')).nodes;
-  t.match(listed.find((n) => n.hostname === 'agent1'), { status: 'UNREACHABLE', roles: ['agent'] }, 'node list shows it unreachable');
-  t.match(listed.find((n) => n.hostname === 'agent2'), { status: 'ACTIVE' });
+  t.match(listed.find((n) => n.hostname === 'agent1'), { status: 'unreachable', roles: ['agent'] }, 'node list shows it unreachable');
+  t.match(listed.find((n) => n.hostname === 'agent2'), { status: 'alive' });
 
   // Free room on agent2 for the replacements: the app is scaled so they fit (4 × 0.5 on agent2).
   await api('/v2/apps/cluster/web', { method: 'PUT', body: JSON.stringify({ instances: 4 }) });

@@ -5,21 +5,46 @@
 // tasks it still runs are announced to their frameworks again.
 import { addResources } from '../sdk/resources';
 import { emptyResources, type AgentInfo, type Offer, type Resources, type TaskStatus } from '../types';
+import { agentStatus, type AgentDrain, type AgentStatus } from './drain';
 import type { TaskRecord } from './task-record';
 
 export interface AgentView extends AgentInfo {
+  status: AgentStatus;
   /** Set while the cluster plane has lost the agent (ms since the epoch). */
   unreachableSince?: number;
+  /** Set while an operator drains it. */
+  drain?: AgentDrain;
+  /** The last message the master received from the agent (ms since the epoch). */
+  lastContact: number;
   used: Resources;
   offered: Resources;
   tasks: number;
 }
 
-export function agentView(info: AgentInfo, unreachableSince: number | undefined, live: Iterable<TaskRecord>, offers: Iterable<Offer>): AgentView {
+/** The master's record of an agent, as far as views need it. */
+export interface AgentState {
+  info: AgentInfo;
+  /** Since when (ms) the cluster plane has lost it; nothing is offered on it meanwhile. */
+  unreachableSince?: number;
+  /** ms since the epoch */
+  lastContact: number;
+}
+
+export function agentView(agent: AgentState, drain: AgentDrain | undefined, live: Iterable<TaskRecord>, offers: Iterable<Offer>): AgentView {
+  const { info, unreachableSince, lastContact } = agent;
   const mine = [...live].filter((r) => r.info.agentId === info.id);
   const offered = [...offers].filter((o) => o.agentId === info.id).reduce((s, o) => addResources(s, o.resources), emptyResources());
   const used = mine.reduce((s, r) => addResources(s, r.info.resources), emptyResources());
-  return { ...info, ...(unreachableSince !== undefined ? { unreachableSince } : {}), used, offered, tasks: mine.length };
+  return {
+    ...info,
+    status: agentStatus(unreachableSince, drain, mine.length),
+    ...(unreachableSince !== undefined ? { unreachableSince } : {}),
+    ...(drain ? { drain } : {}),
+    lastContact,
+    used,
+    offered,
+    tasks: mine.length,
+  };
 }
 
 /** The allocator's placements as offers, grouped per framework (one batch each). */

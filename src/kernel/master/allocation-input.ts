@@ -3,9 +3,11 @@
 // allocator bench), so it sums plain numbers into one accumulator per agent and per framework and
 // normalizes port ranges once per agent, instead of building a new Resources per task.
 import { normalizeRanges } from '../sdk/resources';
-import type { AgentInfo, PortRange, Resources } from '../types';
+import type { AgentInfo, Offer, PortRange, Resources } from '../types';
 import type { AllocationInput, AllocatorFramework } from './allocator';
 import { freePools, type RoleConfig } from './allocator-roles';
+import { roleOf as frameworkRole, type FrameworkEntry } from './framework-entry';
+import type { TaskRecord } from './task-record';
 
 /** Something that holds resources on an agent for a framework: a task or an outstanding offer. */
 export interface Holding {
@@ -22,6 +24,21 @@ export interface AllocationSnapshot {
   /** Calls `visit` once for every task and outstanding offer. */
   forEachHolding(visit: (h: Holding) => void): void;
   roles?: RoleConfig;
+}
+
+/** The master's state as a snapshot: the agents that may be offered, every framework, and what its tasks and offers hold. */
+export function masterSnapshot(m: { now: number; roles: RoleConfig | undefined; agents: readonly AgentInfo[]; frameworks: Iterable<FrameworkEntry>; tasks: Iterable<TaskRecord>; offers: Iterable<Offer> }): AllocationSnapshot {
+  return {
+    now: m.now,
+    roles: m.roles,
+    agents: m.agents,
+    // A disconnected framework wants nothing, but what it holds still counts for its role.
+    frameworks: [...m.frameworks].map((f) => ({ id: f.id, role: frameworkRole(f), suppressed: f.suppressed || !f.events, refusals: f.refusals })),
+    forEachHolding: (visit) => {
+      for (const r of m.tasks) visit(r.info);
+      for (const o of m.offers) visit(o);
+    },
+  };
 }
 
 interface Tally {

@@ -10,18 +10,19 @@ import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
 import type { FrameworkView, OperatorEvent, OperatorEventListener } from '../sdk/operator';
 import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
 import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
-import { frameworkView, roleOf, type FrameworkEntry } from './framework-entry';
+import { frameworkView, type FrameworkEntry } from './framework-entry';
 import { OperatorEventHub } from './operator-events';
 import { isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
-import { allocationInput } from './allocation-input';
+import { allocationInput, masterSnapshot } from './allocation-input';
 import type { RoleConfig } from './allocator-roles';
 import { isLiveRecord, planAdoption } from './adoption';
-import { agentView, offersByFramework, planReturn, planUnreachable, type AgentView } from './agent-loss';
-
+import { agentView, offersByFramework, planReturn, planUnreachable, type AgentState, type AgentView } from './agent-loss';
+import { AgentDrains, type AgentDrain, type DrainStore } from './drain';
 export type { AgentView };
 import { planLaunch } from './launch';
-import { applyStatus, countByState, newTaskRecord, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
+import { applyStatus, countByState, newTaskRecord, reconcileAnswers, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
+import { timerAt } from './timer-at';
 
 export interface MasterOptions {
   clock: Clock;
@@ -33,19 +34,15 @@ export interface MasterOptions {
   completedTaskLimit?: number;
   /** Role weights and quota limits, e.g. `{ batch: { weight: 3, quota: { cpus: 64 } } }`; unnamed roles have weight 1, no limit. */
   roles?: RoleConfig;
+  /** Keeps the drain set across master restarts (`restored`: as loaded from `store` at start); without it drains last as long as the process. */
+  drains?: { store: DrainStore; restored?: ReadonlyMap<string, AgentDrain> };
 }
 
-
-interface AgentEntry {
-  info: AgentInfo;
+interface AgentEntry extends AgentState {
   link: AgentLink;
-  /** Since when (ms) the cluster plane has lost it; nothing is offered on it meanwhile. */
-  unreachableSince?: number;
 }
 
 const DEFAULT_REFUSE_SECONDS = 5;
-/** Longest delay a Node timer takes (ms, about 24.8 days); longer failover timeouts re-arm. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export class Master implements MasterLink {
   private readonly agents = new Map<string, AgentEntry>();
@@ -56,12 +53,15 @@ export class Master implements MasterLink {
   /** Frameworks torn down or timed out: their updates are acknowledged on their behalf. */
   private readonly removedFrameworks = new Set<string>();
   private readonly events: OperatorEventHub;
+  private readonly drains: AgentDrains;
   private timer: TimerHandle | undefined;
   private allocationQueued = false;
   private running = false;
 
   constructor(private readonly opts: MasterOptions) {
     this.events = new OperatorEventHub(opts.logger);
+    const host = { agents: this.agents, tasks: this.tasks, frameworks: this.frameworks, rescindOffers: (id: string) => this.rescindOffers((o) => o.agentId === id), queueAllocation: () => this.queueAllocation(), emit: this.emit.bind(this) };
+    this.drains = new AgentDrains({ clock: opts.clock, logger: opts.logger, ...opts.drains, host });
     opts.metrics?.setTaskCounter(() => countByState([...this.tasks.values(), ...this.completed]));
   }
 
@@ -69,12 +69,14 @@ export class Master implements MasterLink {
     if (this.running) return;
     this.running = true;
     this.timer = this.opts.clock.setInterval(() => this.allocate(), this.opts.allocationIntervalMs ?? 1000);
+    this.drains.start();
     this.queueAllocation();
   }
 
   stop(): void {
     if (!this.running) return;
     this.running = false;
+    this.drains.stop();
     this.timer?.cancel();
     this.timer = undefined;
   }
@@ -83,8 +85,9 @@ export class Master implements MasterLink {
 
   registerAgent(info: AgentInfo, link: AgentLink): void {
     const unreachable = new Set([...this.tasks.values()].filter((r) => r.info.agentId === info.id && r.status.state === 'TASK_UNREACHABLE').map((r) => r.info.taskId));
-    this.agents.set(info.id, { info, link });
+    this.agents.set(info.id, { info, link, lastContact: this.opts.clock.now() });
     this.adoptAgentTasks(info, link);
+    this.drains.agentRegistered(info.id);
     for (const status of planReturn(unreachable, this.tasks.values())) this.frameworks.get(status.frameworkId)?.events?.update(status);
     this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
     this.emit(() => ({ type: 'AGENT_ADDED', agent: info }));
@@ -105,13 +108,16 @@ export class Master implements MasterLink {
     this.emit(() => ({ type: 'AGENT_REMOVED', agentId }));
   }
 
-  statusUpdate(status: TaskStatus): void {
+  statusUpdate(reported: TaskStatus): void {
+    const status = this.drains.relabel(reported);
+    if (status.source !== 'SOURCE_MASTER') this.agentContact(status.agentId);
     const record = this.tasks.get(status.taskId);
     const framework = this.frameworks.get(status.frameworkId);
     if (record) {
       const resend = status.uuid !== undefined && status.uuid === record.status.uuid;
       if (applyStatus(record, status) && !resend) this.emit(() => ({ type: 'TASK_UPDATED', task: toTaskView(record), status }));
       if (isTerminal(status.state)) this.retire(record);
+      if (isTerminal(status.state)) this.drains.noteIfDrained(record.info.agentId);
     }
     if (framework?.events) {
       // Also updates of tasks the master has already retired: a resend whose ack was lost must
@@ -159,6 +165,7 @@ export class Master implements MasterLink {
       this.emit(() => ({ type: 'FRAMEWORK_ADDED', framework: this.frameworkView(entry) }));
     }
     this.opts.logger.info({ event: 'framework_subscribed', frameworkId: id, name: info.name, resubscribed: existing !== undefined }, 'framework subscribed');
+    this.drains.tellSubscriber(events);
     this.queueAllocation();
     return id;
   }
@@ -217,17 +224,7 @@ export class Master implements MasterLink {
 
   reconcile(frameworkId: string, asked: readonly ReconcileTask[]): void {
     const framework = this.framework(frameworkId);
-    const mine = [...this.tasks.values()].filter((r) => r.info.frameworkId === frameworkId);
-    const answers =
-      asked.length === 0
-        ? mine.map((r) => ({ ...r.status, uuid: undefined, source: 'SOURCE_MASTER' as const, reason: 'REASON_RECONCILIATION' as const }))
-        : asked.map((t) => {
-            const r = this.tasks.get(t.taskId) ?? this.completed.find((c) => c.info.taskId === t.taskId);
-            return r && r.info.frameworkId === frameworkId
-              ? { ...r.status, uuid: undefined, source: 'SOURCE_MASTER' as const, reason: 'REASON_RECONCILIATION' as const }
-              : unknownTaskStatus(t.taskId, frameworkId, this.opts.clock.now());
-          });
-    for (const a of answers) framework.events?.update(a);
+    for (const a of reconcileAnswers(frameworkId, asked, this.tasks, this.completed, this.opts.clock.now())) framework.events?.update(a);
   }
 
   revive(frameworkId: string): void {
@@ -271,14 +268,10 @@ export class Master implements MasterLink {
 
   /** Removes a disconnected framework at `deadline` (ms since epoch) unless it has re-subscribed. */
   private armFailover(framework: FrameworkEntry, deadline: number): void {
-    const check = () => {
+    framework.failover = timerAt(this.opts.clock, deadline, () => {
       framework.failover = undefined;
-      if (!this.running || this.frameworks.get(framework.id) !== framework || framework.events) return;
-      const left = deadline - this.opts.clock.now();
-      if (left > 0) framework.failover = this.opts.clock.setTimeout(check, Math.min(left, MAX_TIMER_MS));
-      else this.removeFramework(framework.id, true);
-    };
-    framework.failover = this.opts.clock.setTimeout(check, Math.min(deadline - this.opts.clock.now(), MAX_TIMER_MS));
+      if (this.running && this.frameworks.get(framework.id) === framework && !framework.events) this.removeFramework(framework.id, true);
+    });
   }
 
   // ---- operator side (read by the API) ----
@@ -298,7 +291,25 @@ export class Master implements MasterLink {
   }
 
   agentViews(): AgentView[] {
-    return [...this.agents.values()].map(({ info, unreachableSince }) => agentView(info, unreachableSince, this.tasks.values(), this.offers.values()));
+    return [...this.agents.values()].map((a) => agentView(a, this.drains.get(a.info.id), this.tasks.values(), this.offers.values()));
+  }
+
+  /** A message from the agent arrived (registration, a status update, a heartbeat of the cluster plane). */
+  agentContact(agentId: string): void {
+    const agent = this.agents.get(agentId);
+    if (agent) agent.lastContact = this.opts.clock.now();
+  }
+
+  /** Stops offers on the agent and tells frameworks (see drain.ts); `deadlineMs` from now, none by default. */
+  async drainAgent(agentId: string, opts: { deadlineMs?: number } = {}): Promise<AgentView> {
+    await this.drains.drain(agentId, opts.deadlineMs);
+    return this.agentViews().find((a) => a.id === agentId)!;
+  }
+
+  /** Ends a drain: the agent is offered again. Resolves to its view, undefined if it is not registered. */
+  async undrainAgent(agentId: string): Promise<AgentView | undefined> {
+    await this.drains.undrain(agentId);
+    return this.agentViews().find((a) => a.id === agentId);
   }
 
   taskViews(): TaskView[] {
@@ -377,20 +388,10 @@ export class Master implements MasterLink {
   allocate(): void {
     this.allocationQueued = false;
     if (!this.running) return;
-    const plan = allocateOffers(
-      allocationInput({
-        now: this.opts.clock.now(),
-        roles: this.opts.roles,
-        agents: [...this.agents.values()].filter((a) => a.unreachableSince === undefined).map((a) => a.info),
-        // A disconnected framework wants nothing, but what it holds still counts for its role.
-        frameworks: [...this.frameworks.values()].map((f) => ({ id: f.id, role: roleOf(f), suppressed: f.suppressed || !f.events, refusals: f.refusals })),
-        forEachHolding: (visit) => {
-          for (const r of this.tasks.values()) visit(r.info);
-          for (const o of this.offers.values()) visit(o);
-        },
-      }),
-    );
-    for (const [fid, offers] of offersByFramework(plan, (id) => this.agents.get(id)!.info, uuid)) {
+    // Nothing is offered on lost or draining agents.
+    const agents = [...this.agents.values()].filter((a) => a.unreachableSince === undefined && !this.drains.has(a.info.id)).map((a) => a.info);
+    const snapshot = masterSnapshot({ now: this.opts.clock.now(), roles: this.opts.roles, agents, frameworks: this.frameworks.values(), tasks: this.tasks.values(), offers: this.offers.values() });
+    for (const [fid, offers] of offersByFramework(allocateOffers(allocationInput(snapshot)), (id) => this.agents.get(id)!.info, uuid)) {
       for (const offer of offers) this.offers.set(offer.id, offer);
       this.frameworks.get(fid)?.events?.offers(offers);
     }

@@ -74,6 +74,19 @@ export function unknownTaskStatus(taskId: string, frameworkId: string, now: numb
   return { taskId, frameworkId, agentId: '', state: 'TASK_LOST', source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION', message: 'Task is unknown to the master', timestamp: now };
 }
 
+/**
+ * The master's answers to RECONCILE: every live task of the framework when `asked` is empty,
+ * otherwise one per asked task (TASK_LOST for a task it does not know or that is another's).
+ */
+export function reconcileAnswers(frameworkId: string, asked: ReadonlyArray<{ taskId: string }>, live: ReadonlyMap<string, TaskRecord>, completed: readonly TaskRecord[], now: number): TaskStatus[] {
+  const answer = (r: TaskRecord): TaskStatus => ({ ...r.status, uuid: undefined, source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION' });
+  if (asked.length === 0) return [...live.values()].filter((r) => r.info.frameworkId === frameworkId).map(answer);
+  return asked.map((t) => {
+    const r = live.get(t.taskId) ?? completed.find((c) => c.info.taskId === t.taskId);
+    return r && r.info.frameworkId === frameworkId ? answer(r) : unknownTaskStatus(t.taskId, frameworkId, now);
+  });
+}
+
 /** How many records are in each task state. */
 export function countByState(records: Iterable<TaskRecord>): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -60,6 +60,10 @@ function deliver(event: SchedulerEvent, events: SchedulerEvents): void {
       return events.update(event.update.status);
     case 'FAILURE':
       return events.failure?.({ agentId: event.failure.agent_id, ...(event.failure.status === undefined ? {} : { status: event.failure.status }) });
+    case 'AGENT_DRAINING':
+      return events.agentDraining?.({ agentId: event.agent_draining.agent_id, ...(event.agent_draining.deadline === undefined ? {} : { deadline: event.agent_draining.deadline }) });
+    case 'AGENT_UNDRAINED':
+      return events.agentUndrained?.(event.agent_undrained.agent_id);
     case 'ERROR':
       return events.error?.(event.error.message);
     case 'HEARTBEAT':

@@ -24,6 +24,8 @@ function deferred(events: SchedulerEvents): SchedulerEvents {
     rescind: (id) => queueMicrotask(() => events.rescind(id)),
     update: (status) => queueMicrotask(() => events.update(status)),
     error: (message) => queueMicrotask(() => events.error?.(message)),
+    agentDraining: (drain) => queueMicrotask(() => events.agentDraining?.(drain)),
+    agentUndrained: (agentId) => queueMicrotask(() => events.agentUndrained?.(agentId)),
   };
 }
 

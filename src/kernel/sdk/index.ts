@@ -1,6 +1,6 @@
 // The framework SDK in one module: the scheduler interface, its in-process and HTTP transports,
 // resource arithmetic for carving tasks out of offers, and the kernel types frameworks use.
-export type { AgentFailure, ReconcileTask, SchedulerConnection, SchedulerEvents, SchedulerTransport } from './types';
+export type { AgentDraining, AgentFailure, ReconcileTask, SchedulerConnection, SchedulerEvents, SchedulerTransport } from './types';
 export { inProcessTransport, type SchedulerEndpoint } from './in-process';
 export { httpTransport, type HttpTransportOptions } from './http';
 export { encodeRecord, RecordIoDecoder } from './recordio';

@@ -21,11 +21,14 @@ export interface FrameworkView {
   activeTasks: number;
 }
 
-export const OPERATOR_EVENT_TYPES = ['AGENT_ADDED', 'AGENT_REMOVED', 'TASK_ADDED', 'TASK_UPDATED', 'FRAMEWORK_ADDED', 'FRAMEWORK_UPDATED', 'FRAMEWORK_REMOVED'] as const;
+export const OPERATOR_EVENT_TYPES = ['AGENT_ADDED', 'AGENT_REMOVED', 'AGENT_DRAINING', 'AGENT_UNDRAINED', 'TASK_ADDED', 'TASK_UPDATED', 'FRAMEWORK_ADDED', 'FRAMEWORK_UPDATED', 'FRAMEWORK_REMOVED'] as const;
 
 export type OperatorEvent =
   | { type: 'AGENT_ADDED'; agent: AgentInfo }
   | { type: 'AGENT_REMOVED'; agentId: string }
+  /** An operator drains the agent (again, when only its deadline changed); times in ms since the epoch. */
+  | { type: 'AGENT_DRAINING'; agentId: string; since: number; deadline: number | undefined }
+  | { type: 'AGENT_UNDRAINED'; agentId: string }
   | { type: 'TASK_ADDED'; task: TaskView }
   | { type: 'TASK_UPDATED'; task: TaskView; status: TaskStatus }
   /** FRAMEWORK_UPDATED: it disconnected or re-subscribed. */

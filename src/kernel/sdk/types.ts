@@ -13,6 +13,15 @@ export interface SchedulerEvents {
   error?(message: string): void;
   /** An agent was lost or an executor ended (Mesos's FAILURE event); task updates follow separately. */
   failure?(failure: AgentFailure): void;
+  /**
+   * An operator is draining this agent: nothing more is offered on it, and at `deadline` the master
+   * kills whatever still runs there (reason REASON_AGENT_DRAINING). Each framework decides for its
+   * own tasks: a service framework moves them elsewhere first; a batch framework may let them
+   * finish. Also sent right after (re)subscribing, once per agent that is draining then.
+   */
+  agentDraining?(drain: AgentDraining): void;
+  /** The agent is no longer draining (an operator undrained it): offers on it resume. */
+  agentUndrained?(agentId: string): void;
   /** The master is alive (HTTP transport: a HEARTBEAT event, every heartbeat interval). */
   heartbeat?(): void;
   /**
@@ -27,6 +36,12 @@ export interface AgentFailure {
   agentId: string;
   /** Exit status of an executor, when the failure is an executor's. */
   status?: number;
+}
+
+export interface AgentDraining {
+  agentId: string;
+  /** When (ms since the epoch) the master kills what still runs there; absent: no deadline. */
+  deadline?: number;
 }
 
 export interface ReconcileTask {

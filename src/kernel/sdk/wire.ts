@@ -47,6 +47,9 @@ export type SchedulerEvent =
   | { type: 'RESCIND'; rescind: { offer_id: string } }
   | { type: 'UPDATE'; update: { status: TaskStatus } }
   | { type: 'FAILURE'; failure: { agent_id: string; status?: number } }
+  /** `deadline`: ms since the epoch, absent when the drain has none. */
+  | { type: 'AGENT_DRAINING'; agent_draining: { agent_id: string; deadline?: number } }
+  | { type: 'AGENT_UNDRAINED'; agent_undrained: { agent_id: string } }
   | { type: 'ERROR'; error: { message: string } }
   | { type: 'HEARTBEAT' };
 

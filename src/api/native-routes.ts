@@ -109,7 +109,7 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
     if (!Number.isInteger(offset)) throw new CorralError('INVALID_REQUEST', `offset must be an integer, got '${req.query.offset}'`);
     const follow = req.query.follow === 'true' || req.query.follow === '1';
     const taskId = req.params.id;
-    const first = await master.readLog(taskId, stream, offset, MAX_LOG_READ);
+    const first = await master.agentLinkOf(taskId).readLog(taskId, stream, offset, MAX_LOG_READ);
     const next = first.offset + first.data.length;
     // Plain reads say where to continue; a followed stream says where it starts (its end is unknown).
     void reply.type('text/plain; charset=utf-8').header('X-Corral-Log-Offset', String(follow ? first.offset : next));
@@ -124,7 +124,7 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
       while (!closed) {
         // Look at the state before reading, so output written just before the task ended is not missed.
         const ended = isTerminal(master.taskView(taskId).state);
-        const chunk = await master.readLog(taskId, stream, at, MAX_LOG_READ);
+        const chunk = await master.agentLinkOf(taskId).readLog(taskId, stream, at, MAX_LOG_READ);
         if (chunk.data.length > 0) {
           at = chunk.offset + chunk.data.length;
           yield chunk.data;

@@ -32,7 +32,7 @@ export interface ClusterPlane {
   stop(): Promise<void>;
 }
 
-/** How often an agent without a master looks again for the leader (besides every membership change), ms. */
+/** How often an agent without a master looks again for the leader (besides every membership change), and a master refreshes its agents' last contact, ms. */
 const FIND_MASTER_EVERY_MS = 1000;
 
 /**
@@ -61,7 +61,7 @@ export interface ClusterPlaneOptions {
   logger: Logger;
   clock: Clock;
   /** On a master: the master agents of other machines register with. */
-  master?: MasterLink & { agentUnreachable(agentId: string): void };
+  master?: MasterLink & { agentUnreachable(agentId: string): void; agentContact(agentId: string, at?: number): void };
   /** On an agent without a local master: the link its Agent talks through. */
   agentLink?: RemoteMasterLink;
 }
@@ -111,6 +111,13 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     channels = new PeerChannels(swarm);
   }
   let finder: { cancel(): void } | undefined;
+  // Last contact in the node list: when anything (gossip, keep-alive traffic) last came from the agent's machine.
+  const contact = master ? opts.clock.setInterval(() => {
+    for (const [peer, agentId] of agentOf) {
+      const heard = swarm.lastHeard(peer);
+      if (heard !== undefined) master.agentContact(agentId, heard);
+    }
+  }, FIND_MASTER_EVERY_MS) : undefined;
   if (agentLink) {
     let registering = false;
     // The leader as membership sees it: dial it if the swarm has no connection yet, else register.
@@ -147,6 +154,7 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     },
     stop: async () => {
       finder?.cancel();
+      contact?.cancel();
       await membership.stop();
       channels.close();
       await swarm.stop();

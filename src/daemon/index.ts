@@ -116,9 +116,9 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       initFrameworkId = () => controller.frameworkId();
       routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }));
     }
-    // One node, one agent: statistics of any task come from it (the cluster plane will route by agent).
-    const agentFor = () => localAgent;
-    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
+    // Statistics of a task come from its agent, here or on another machine (through node RPC).
+    const agentFor = (taskId: string) => master.agentLinkOf(taskId);
+    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
     routes.push((s) => registerSchedulerRoutes(s, { master, clock, logger: logger.child({ role: 'scheduler-api' }) }));
     routes.push((s) => registerOperatorRoutes(s, { master, clock, initFrameworkId: () => initFrameworkId() }));
 

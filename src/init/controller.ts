@@ -116,6 +116,10 @@ export class InitController {
     for (const [appId, { stored }] of this.apps) {
       const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now, this.draining);
       for (const taskId of plan.kill) this.killTask(this.tasks.get(taskId)!);
+      for (const taskId of plan.expunge) {
+        this.opts.logger.info({ event: 'init_task_expunged', appId, taskId }, 'unreachable past expungeAfterSeconds: forgotten (killed if its agent comes back)');
+        this.forget(taskId);
+      }
       this.pending.set(appId, plan.launch);
       wanted += plan.launch;
       if (plan.delayedUntil !== undefined) earliestDelay = Math.min(earliestDelay ?? Infinity, plan.delayedUntil);
@@ -195,10 +199,23 @@ export class InitController {
     }
   }
 
+  /** Stops tracking a task, here and in the store. */
+  private forget(taskId: string): void {
+    this.tasks.delete(taskId);
+    this.opts.repo.removeTask(taskId).catch((err) => this.opts.logger.warn({ event: 'init_task_forget_failed', taskId, err }, 'could not remove a task from the store'));
+  }
+
   private onUpdate(status: TaskStatus): void {
     if (status.uuid) void this.conn?.acknowledge(status);
     const task = this.tasks.get(status.taskId);
-    if (!task) return;
+    if (!task) {
+      // Not ours (any more): an expunged instance whose agent came back, say. Marathon kills those.
+      if (!isTerminal(status.state) && status.state !== 'TASK_UNREACHABLE') {
+        this.opts.logger.info({ event: 'init_unknown_task_killed', taskId: status.taskId, state: status.state }, 'killing a task init does not know');
+        void this.conn?.kill(status.taskId, { agentId: status.agentId });
+      }
+      return;
+    }
     if (!isTerminal(status.state)) {
       task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
       const wasUnreachable = task.unreachableSince !== undefined;
@@ -214,8 +231,7 @@ export class InitController {
       }
       return;
     }
-    this.tasks.delete(status.taskId);
-    this.opts.repo.removeTask(status.taskId).catch((err) => this.opts.logger.warn({ event: 'init_task_forget_failed', taskId: status.taskId, err }, 'could not remove an ended task from the store'));
+    this.forget(status.taskId);
     const entry = this.apps.get(task.appId);
     const unexpected = !task.killRequested && status.state !== 'TASK_KILLED';
     if (entry && (unexpected || status.state === 'TASK_FAILED')) {

@@ -8,6 +8,11 @@ export interface InstancePlan {
   launch: number;
   /** Tasks to kill now. */
   kill: string[];
+  /**
+   * Unreachable tasks to forget now (unreachableStrategy.expungeAfterSeconds passed): init stops
+   * tracking them, and kills them as unknown should their agent come back.
+   */
+  expunge: string[];
   /** ms since epoch when launches are allowed again, if backoff holds them back. */
   delayedUntil: number | undefined;
 }
@@ -19,6 +24,12 @@ function inactive(app: AppDefinition, t: AppTask, now: number): boolean {
   const strategy = app.unreachableStrategy ?? DEFAULT_UNREACHABLE_STRATEGY;
   if (t.state !== 'TASK_UNREACHABLE' || strategy === 'disabled') return false;
   return now - (t.unreachableSince ?? now) >= strategy.inactiveAfterSeconds * 1000;
+}
+/** An instance on a lost agent to forget: unreachable for expungeAfterSeconds by `now`. */
+function expired(app: AppDefinition, t: AppTask, now: number): boolean {
+  const strategy = app.unreachableStrategy ?? DEFAULT_UNREACHABLE_STRATEGY;
+  if (t.state !== 'TASK_UNREACHABLE' || strategy === 'disabled') return false;
+  return now - (t.unreachableSince ?? now) >= strategy.expungeAfterSeconds * 1000;
 }
 const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
 const NO_AGENTS: ReadonlySet<string> = new Set();
@@ -75,7 +86,8 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
 
   const missing = Math.max(0, app.instances - staying.length);
   const held = backoff !== undefined && backoff.notBefore > now && missing > 0;
-  return { launch: held ? 0 : missing, kill, delayedUntil: held ? backoff.notBefore : undefined };
+  const expunge = tasks.filter((t) => expired(app, t, now)).map((t) => t.taskId);
+  return { launch: held ? 0 : missing, kill, expunge, delayedUntil: held ? backoff.notBefore : undefined };
 }
 
 /** Marathon's launch backoff: backoffSeconds × backoffFactor^(failures−1), capped at maxLaunchDelaySeconds. */

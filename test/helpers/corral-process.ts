@@ -17,11 +17,19 @@ export interface RunningCorral {
   stop: () => Promise<number | null>;
 }
 
-export async function startCorral(dataDir: string, extraArgs: string[] = []): Promise<RunningCorral> {
-  const proc = spawn(process.execPath, [CORRAL, 'up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: cleanEnv(),
-  });
+/** Where a daemon runs: `exec` prefixes the command (e.g. `ip netns exec NS`), `listen` is its API address. */
+export interface PlaceOptions {
+  exec?: string[];
+  listen?: string;
+}
+
+function spawnCorral(args: string[], env: NodeJS.ProcessEnv, exec: string[] = []): ChildProcess {
+  const argv = [...exec, process.execPath, CORRAL, ...args];
+  return spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
+}
+
+export async function startCorral(dataDir: string, extraArgs: string[] = [], place: PlaceOptions = {}): Promise<RunningCorral> {
+  const proc = spawnCorral(['up', '--data-dir', dataDir, '--listen', place.listen ?? '127.0.0.1:0', '--log-level', 'warn', ...extraArgs], cleanEnv(), place.exec);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -64,11 +72,8 @@ export interface RunningAgent {
  * `corral up --agent --join …` of a cluster: no API; resolves once it printed that it is up (it
  * keeps looking for its master by itself). `env` carries CORRAL_TOKEN.
  */
-export async function startCorralAgent(dataDir: string, args: string[], env: Record<string, string>): Promise<RunningAgent> {
-  const proc = spawn(process.execPath, [CORRAL, 'up', '--agent', '--data-dir', dataDir, '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...cleanEnv(), ...env },
-  });
+export async function startCorralAgent(dataDir: string, args: string[], env: Record<string, string>, place: PlaceOptions = {}): Promise<RunningAgent> {
+  const proc = spawnCorral(['up', '--agent', '--data-dir', dataDir, '--log-level', 'info', ...args], { ...cleanEnv(), ...env }, place.exec);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -154,6 +159,35 @@ export function removeEmptyCorralCgroups(root = '/sys/fs/cgroup'): void {
       rmdirSync(join(root, h, 'corral'));
     } catch {
       // absent, or still in use
+    }
+  }
+}
+
+/**
+ * Removes the task cgroups (`corral/<taskId>`) whose task id starts with `prefix`: a test that
+ * SIGKILLs a whole agent (and so every task of it) leaves them behind, empty. A cgroup that still
+ * holds a process cannot be removed, so a live task is never touched.
+ */
+export function removeTaskCgroups(prefix: string, root = '/sys/fs/cgroup'): void {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const h of hierarchies) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(join(root, h, 'corral')).filter((name) => name.startsWith(prefix));
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        rmdirSync(join(root, h, 'corral', task));
+      } catch {
+        // still in use
+      }
     }
   }
 }

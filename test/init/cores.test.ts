@@ -278,36 +278,40 @@ t.test('planInstances: scaling, kill selection, backoff', async (t) => {
     ['scale down: non-running in selection order, then running', { instances: 1 }, [appTask('a', 1), appTask('b', 2, 'TASK_STAGING'), appTask('c', 3, 'TASK_STAGING'), appTask('d', 4)], undefined, { kill: ['c', 'b', 'd'] }],
     ['kill-requested tasks do not count', { instances: 2 }, [appTask('a', 1), appTask('b', 2, 'TASK_KILLING', { killRequested: true })], undefined, { launch: 1, kill: [] }],
     ['kill-requested tasks are not killed again', { instances: 0 }, [appTask('a', 1, 'TASK_KILLING', { killRequested: true })], undefined, { launch: 0, kill: [] }],
-    ['backoff holds launches', { instances: 2 }, [], held, { launch: 0, kill: [], delayedUntil: 15_000 }],
+    ['backoff holds launches', { instances: 2 }, [], held, { launch: 0, kill: [], expunge: [], delayedUntil: 15_000 }],
     ['backoff ended', { instances: 2 }, [], { failures: 2, notBefore: NOW }, { launch: 2, delayedUntil: undefined }],
     ['backoff with nothing to launch', { instances: 1 }, [appTask('a', 1)], held, { launch: 0, delayedUntil: undefined }],
-    ['backoff does not hold kills', { instances: 1 }, [appTask('a', 1), appTask('b', 2)], held, { launch: 0, kill: ['b'], delayedUntil: undefined }],
+    ['backoff does not hold kills', { instances: 1 }, [appTask('a', 1), appTask('b', 2)], held, { launch: 0, kill: ['b'], expunge: [], delayedUntil: undefined }],
     ['unreachable, default strategy: replaced at once', { instances: 2 }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW })], undefined, { launch: 1, kill: [] }],
     ['unreachable within inactiveAfterSeconds: still counts', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 59_999 })], undefined, { launch: 0, kill: [] }],
     ['unreachable past inactiveAfterSeconds: replaced', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 60_000 })], undefined, { launch: 1, kill: [] }],
     ['unreachable, disabled: never replaced', { instances: 2, unreachableStrategy: 'disabled' }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: 0 })], undefined, { launch: 0, kill: [] }],
+    ['unreachable, default strategy: forgotten at once', { instances: 2 }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW })], undefined, { launch: 1, kill: [], expunge: ['b'] }],
+    ['unreachable within expungeAfterSeconds: kept', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 119_999 })], undefined, { launch: 1, kill: [], expunge: [] }],
+    ['unreachable past expungeAfterSeconds: forgotten', { instances: 2, unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 } }, [appTask('a', 1), appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: NOW - 120_000 })], undefined, { launch: 1, kill: [], expunge: ['b'] }],
+    ['unreachable, disabled: never forgotten', { instances: 2, unreachableStrategy: 'disabled' }, [appTask('b', 2, 'TASK_UNREACHABLE', { unreachableSince: 0 })], undefined, { expunge: [] }],
     ['back from unreachable: the surplus (youngest) is killed', { instances: 2 }, [appTask('a', 1), appTask('b', 2), appTask('r', 5)], undefined, { launch: 0, kill: ['r'] }],
   ];
   for (const [name, app, tasks, backoff, want] of cases) {
     const got = planInstances(storedApp(app), tasks, backoff, NOW);
     t.match(got, want, name);
-    t.same(Object.keys(got).sort(), ['delayedUntil', 'kill', 'launch'], `${name}: plan shape`);
+    t.same(Object.keys(got).sort(), ['delayedUntil', 'expunge', 'kill', 'launch'], `${name}: plan shape`);
   }
 });
 
 t.test('planInstances: an outdated config is replaced start-first', async (t) => {
   const NOW = 10_000;
   const cases: Array<[string, number, AppTask[], Backoff | undefined, InstancePlan]> = [
-    ['new config: launch all new, keep the old running', 2, [old('o1', 1), old('o2', 2)], undefined, { launch: 2, kill: [], delayedUntil: undefined }],
-    ['new ones staged: still keep the old', 2, [old('o1', 1), old('o2', 2), fresh('n1', 5, 'TASK_STAGING'), fresh('n2', 6, 'TASK_STARTING')], undefined, { launch: 0, kill: [], delayedUntil: undefined }],
-    ['one new running: kill the oldest old one', 2, [old('o2', 2), old('o1', 1), fresh('n1', 5), fresh('n2', 6, 'TASK_STAGING')], undefined, { launch: 0, kill: ['o1'], delayedUntil: undefined }],
-    ['all new running: kill every old one', 2, [old('o1', 1), old('o2', 2), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['o1', 'o2'], delayedUntil: undefined }],
-    ['old tasks not running are killed at once', 2, [old('o1', 1), old('o2', 2, 'TASK_STAGING')], undefined, { launch: 2, kill: ['o2'], delayedUntil: undefined }],
-    ['old not-running go before old running', 1, [old('o1', 1), old('o2', 2, 'TASK_STARTING'), fresh('n1', 5)], undefined, { launch: 0, kill: ['o2', 'o1'], delayedUntil: undefined }],
-    ['more old than instances: surplus old ones go at once', 1, [old('o1', 1), old('o2', 2), old('o3', 3)], undefined, { launch: 1, kill: ['o1', 'o2'], delayedUntil: undefined }],
-    ['scaled to zero: every old one goes', 0, [old('o1', 1), old('o2', 2)], undefined, { launch: 0, kill: ['o1', 'o2'], delayedUntil: undefined }],
-    ['backoff holds the new ones and keeps the old', 2, [old('o1', 1), old('o2', 2)], { failures: 1, notBefore: 20_000 }, { launch: 0, kill: [], delayedUntil: 20_000 }],
-    ['too many new ones and old ones: scale-down and replacement together', 1, [old('o1', 1), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['n2', 'o1'], delayedUntil: undefined }],
+    ['new config: launch all new, keep the old running', 2, [old('o1', 1), old('o2', 2)], undefined, { launch: 2, kill: [], expunge: [], delayedUntil: undefined }],
+    ['new ones staged: still keep the old', 2, [old('o1', 1), old('o2', 2), fresh('n1', 5, 'TASK_STAGING'), fresh('n2', 6, 'TASK_STARTING')], undefined, { launch: 0, kill: [], expunge: [], delayedUntil: undefined }],
+    ['one new running: kill the oldest old one', 2, [old('o2', 2), old('o1', 1), fresh('n1', 5), fresh('n2', 6, 'TASK_STAGING')], undefined, { launch: 0, kill: ['o1'], expunge: [], delayedUntil: undefined }],
+    ['all new running: kill every old one', 2, [old('o1', 1), old('o2', 2), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
+    ['old tasks not running are killed at once', 2, [old('o1', 1), old('o2', 2, 'TASK_STAGING')], undefined, { launch: 2, kill: ['o2'], expunge: [], delayedUntil: undefined }],
+    ['old not-running go before old running', 1, [old('o1', 1), old('o2', 2, 'TASK_STARTING'), fresh('n1', 5)], undefined, { launch: 0, kill: ['o2', 'o1'], expunge: [], delayedUntil: undefined }],
+    ['more old than instances: surplus old ones go at once', 1, [old('o1', 1), old('o2', 2), old('o3', 3)], undefined, { launch: 1, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
+    ['scaled to zero: every old one goes', 0, [old('o1', 1), old('o2', 2)], undefined, { launch: 0, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
+    ['backoff holds the new ones and keeps the old', 2, [old('o1', 1), old('o2', 2)], { failures: 1, notBefore: 20_000 }, { launch: 0, kill: [], expunge: [], delayedUntil: 20_000 }],
+    ['too many new ones and old ones: scale-down and replacement together', 1, [old('o1', 1), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['n2', 'o1'], expunge: [], delayedUntil: undefined }],
   ];
   for (const [name, instances, tasks, backoff, want] of cases) t.same(planInstances(storedApp({ instances }, V2), tasks, backoff, NOW), want, name);
 });
@@ -501,7 +505,7 @@ t.test('planInstances and matchOffer together converge an app', async (t) => {
   t.match(planInstances(stored, tasks, undefined, NOW), { launch: 1, kill: [] }, 'one still to place');
   const more = matchOffer(offerOf({ cpus: 2 }), [{ stored, count: 1 }], ids, NOW);
   tasks.push(...more.map((m) => ({ ...m.task, state: 'TASK_RUNNING' as const })));
-  t.same(planInstances(stored, tasks, undefined, NOW), { launch: 0, kill: [], delayedUntil: undefined }, 'converged');
+  t.same(planInstances(stored, tasks, undefined, NOW), { launch: 0, kill: [], expunge: [], delayedUntil: undefined }, 'converged');
   const scaled: StoredApp = { ...stored, app: { ...stored.app, instances: 1 } as AppDefinition };
   t.equal(planInstances(scaled, tasks, undefined, NOW).kill.length, 2, 'scaling down kills two');
 });

@@ -92,6 +92,11 @@ export class ClusterSwarm extends EventEmitter<ClusterSwarmEvents> {
     return this.peerSet.has(nodeId);
   }
 
+  /** When anything last arrived from the peer over its open connection (ms, the swarm's clock); undefined when not connected. */
+  lastHeard(nodeId: string): number | undefined {
+    return this.peerSet.lastHeard(nodeId);
+  }
+
   /** Sends a best-effort datagram; false when the peer is not connected. */
   send(nodeId: string, channel: DatagramChannel, payload: Uint8Array): boolean {
     return this.peerSet.send(nodeId, channel, payload);

@@ -78,6 +78,8 @@ const CHANNEL_BY_NUMBER = new Map<number, DatagramChannel>(Object.entries(DATAGR
 
 export class PeerLink extends EventEmitter<PeerLinkEvents> {
   readonly remoteNodeId: string;
+  /** When bytes last arrived on this link (the swarm's clock, ms); gossip keeps it fresh. */
+  lastReceivedAt: number | undefined;
   private state: 'hello' | 'open' | 'closed' = 'hello';
   private negotiated = 0;
   private readonly decoder = new FrameDecoder(MAX_HELLO_FRAME_BYTES);
@@ -166,6 +168,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.lastReceivedAt = this.opts.clock.now();
     this.decoder.push(chunk);
     // One frame at a time: the hello switches the state (and the size limit) for the next one.
     while (this.isLive) {

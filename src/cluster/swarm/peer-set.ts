@@ -16,6 +16,12 @@ export class PeerSet {
     return this.links.get(nodeId)?.isOpen === true;
   }
 
+  /** When the peer's open link last received anything (ms), if it has one. */
+  lastHeard(nodeId: string): number | undefined {
+    const link = this.links.get(nodeId);
+    return link?.isOpen ? link.lastReceivedAt : undefined;
+  }
+
   list(): PeerConnection[] {
     return [...this.connections.values()];
   }

@@ -6,7 +6,7 @@ import { CorralError, errors } from '../../shared/errors';
 import { uuid } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
-import type { AgentLink, LogChunk, LogStream, MasterLink } from '../agent-link';
+import type { AgentLink, MasterLink } from '../agent-link';
 import type { FrameworkView, OperatorEvent, OperatorEventListener } from '../sdk/operator';
 import type { ReconcileTask, SchedulerEvents } from '../sdk/types';
 import { DEFAULT_FAILOVER_TIMEOUT_SECONDS } from '../sdk/wire';
@@ -294,10 +294,10 @@ export class Master implements MasterLink {
     return [...this.agents.values()].map((a) => agentView(a, this.drains.get(a.info.id), this.tasks.values(), this.offers.values()));
   }
 
-  /** A message from the agent arrived (registration, a status update, a heartbeat of the cluster plane). */
-  agentContact(agentId: string): void {
+  /** A message from the agent arrived (registration, a status update, or its connection heard, `at`). */
+  agentContact(agentId: string, at = this.opts.clock.now()): void {
     const agent = this.agents.get(agentId);
-    if (agent) agent.lastContact = this.opts.clock.now();
+    if (agent) agent.lastContact = Math.max(agent.lastContact, at);
   }
 
   /** Stops offers on the agent and tells frameworks (see drain.ts); `deadlineMs` from now, none by default. */
@@ -330,11 +330,12 @@ export class Master implements MasterLink {
     return toTaskView(r);
   }
 
-  async readLog(taskId: string, stream: LogStream, offset: number, maxBytes: number): Promise<LogChunk> {
-    const view = this.taskView(taskId);
-    const agent = this.agents.get(view.agentId);
-    if (!agent) throw errors.agentNotFound(view.agentId);
-    return agent.link.readLog(taskId, stream, offset, maxBytes);
+  /** The link of the agent `taskId` runs on: the master proxies its logs and statistics, wherever it runs. */
+  agentLinkOf(taskId: string): AgentLink {
+    const { agentId } = this.taskView(taskId);
+    const link = this.agents.get(agentId)?.link;
+    if (!link) throw errors.agentNotFound(agentId);
+    return link;
   }
 
   // ---- internals ----

@@ -416,7 +416,7 @@ t.test('operator views and kills', async (t) => {
   const { agent, master, agentUpdate } = await launched(t, [taskLaunch('t1', res(1, 1), { killGracePeriodSeconds: 9 })]);
   t.throws(() => master.killTask('nope'), { code: 'TASK_NOT_FOUND' });
   t.throws(() => master.taskView('nope'), { code: 'TASK_NOT_FOUND' });
-  await t.rejects(master.readLog('nope', 'stdout', 0, 10), { code: 'TASK_NOT_FOUND' });
+  t.throws(() => master.agentLinkOf('nope'), { code: 'TASK_NOT_FOUND' });
   t.match(master.killTask('t1'), { id: 't1', state: 'TASK_STAGING' });
   t.same(agent.killed, [{ taskId: 't1', grace: 9 }]);
   agentUpdate(agent.launched[0]!, 'TASK_KILLED');

@@ -129,6 +129,22 @@ if (unavailable !== undefined) {
     t.equal((await tasks()).filter((x) => x.state === 'TASK_RUNNING').length, 6, 'and init agrees');
     t.equal(await sleepersIn(h2), settled.filter((x) => x.host === 'agent2').length, "what agent2's machine runs is what the master counts");
 
+    // The master restarts: the agents find it again, and every instance is still the same task.
+    const ids = settled.map((x) => x.id).sort();
+    await master.stop();
+    const again = await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` });
+    running.push(again);
+    master.url = again.url;
+    await waitFor('agent2 and agent3 to register with the restarted master', 30_000, async () => {
+      const up = (await nodes()).filter((n) => n.status === 'alive').map((n) => n.hostname).sort();
+      return up.join() === 'agent2,agent3' ? true : undefined;
+    });
+    const after = await waitFor('the same 6 instances running', 30_000, async () => {
+      const list = (await tasks()).filter((x) => x.state === 'TASK_RUNNING');
+      return list.length === 6 ? list : undefined;
+    });
+    t.same(after.map((x) => x.id).sort(), ids, 'a master restart keeps every instance: same tasks, none replaced');
+
     // The intruder never appeared, and ran nothing.
     t.notOk((await nodes()).some((n) => n.hostname === 'intruder'), 'the node with the wrong token never appears');
     t.equal((await tasks()).filter((x) => x.host === 'intruder').length, 0, 'and receives no tasks');

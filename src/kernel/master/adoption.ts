@@ -50,5 +50,18 @@ export function planAdoption(
   return { adopted, lost };
 }
 
+/**
+ * Applies a plan to the master's maps: running tasks hold resources again, ended ones go to the
+ * completed list (they answer reconciliation truthfully). Returns the adopted records; the lost
+ * statuses are the caller's to deliver.
+ */
+export function applyAdoption(plan: AdoptionPlan, live: Map<string, TaskRecord>, completed: TaskRecord[]): TaskRecord[] {
+  for (const record of plan.adopted) {
+    if (isLiveRecord(record)) live.set(record.info.taskId, record);
+    else completed.unshift(record);
+  }
+  return plan.adopted;
+}
+
 /** A record whose task has not ended. */
 export const isLiveRecord = (r: TaskRecord): boolean => !isTerminal(r.status.state);

@@ -16,12 +16,13 @@ import { isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offe
 import { allocateOffers } from './allocator';
 import { allocationInput, masterSnapshot } from './allocation-input';
 import type { RoleConfig } from './allocator-roles';
-import { isLiveRecord, planAdoption } from './adoption';
+import { applyAdoption, planAdoption } from './adoption';
 import { agentView, offersByFramework, planReturn, planUnreachable, type AgentState, type AgentView } from './agent-loss';
 import { AgentDrains, type AgentDrain, type DrainStore } from './drain';
 export type { AgentView };
 import { planLaunch } from './launch';
 import { applyStatus, countByState, newTaskRecord, reconcileAnswers, toTaskView, unknownTaskStatus, type TaskRecord, type TaskView } from './task-record';
+import { DEFAULT_AGENT_REREGISTER_MS, ReconcileHold } from './reconcile-hold';
 import { timerAt } from './timer-at';
 
 export interface MasterOptions {
@@ -36,6 +37,8 @@ export interface MasterOptions {
   roles?: RoleConfig;
   /** Keeps the drain set across master restarts (`restored`: as loaded from `store` at start); without it drains last as long as the process. */
   drains?: { store: DrainStore; restored?: ReadonlyMap<string, AgentDrain> };
+  /** After start, how long reconciliation of tasks on agents not yet registered again waits for them (ms; reconcile-hold.ts). */
+  agentReregisterMs?: number;
 }
 
 interface AgentEntry extends AgentState {
@@ -54,6 +57,7 @@ export class Master implements MasterLink {
   private readonly removedFrameworks = new Set<string>();
   private readonly events: OperatorEventHub;
   private readonly drains: AgentDrains;
+  private readonly held: ReconcileHold;
   private timer: TimerHandle | undefined;
   private allocationQueued = false;
   private running = false;
@@ -62,6 +66,7 @@ export class Master implements MasterLink {
     this.events = new OperatorEventHub(opts.logger);
     const host = { agents: this.agents, tasks: this.tasks, frameworks: this.frameworks, rescindOffers: (id: string) => this.rescindOffers((o) => o.agentId === id), queueAllocation: () => this.queueAllocation(), emit: this.emit.bind(this) };
     this.drains = new AgentDrains({ clock: opts.clock, logger: opts.logger, ...opts.drains, host });
+    this.held = new ReconcileHold(opts.clock, opts.agentReregisterMs ?? DEFAULT_AGENT_REREGISTER_MS, (frameworkId, tasks) => this.reconcile(frameworkId, tasks));
     opts.metrics?.setTaskCounter(() => countByState([...this.tasks.values(), ...this.completed]));
   }
 
@@ -77,6 +82,7 @@ export class Master implements MasterLink {
     if (!this.running) return;
     this.running = false;
     this.drains.stop();
+    this.held.cancel();
     this.timer?.cancel();
     this.timer = undefined;
   }
@@ -86,8 +92,12 @@ export class Master implements MasterLink {
   registerAgent(info: AgentInfo, link: AgentLink): void {
     const unreachable = new Set([...this.tasks.values()].filter((r) => r.info.agentId === info.id && r.status.state === 'TASK_UNREACHABLE').map((r) => r.info.taskId));
     this.agents.set(info.id, { info, link, lastContact: this.opts.clock.now() });
-    this.adoptAgentTasks(info, link);
+    // Rebuild the view of its tasks (after a restart of the agent, the master, or both): adoption.ts.
+    const plan = planAdoption(info, link.reportTasks?.() ?? [], this.tasks, this.opts.clock.now());
+    for (const r of applyAdoption(plan, this.tasks, this.completed)) this.emit(() => ({ type: 'TASK_ADDED', task: toTaskView(r) }));
+    for (const status of plan.lost) this.statusUpdate(status);
     this.drains.agentRegistered(info.id);
+    this.held.agentRegistered(info.id);
     for (const status of planReturn(unreachable, this.tasks.values())) this.frameworks.get(status.frameworkId)?.events?.update(status);
     this.opts.logger.info({ event: 'agent_registered', agentId: info.id, hostname: info.hostname, resources: info.resources }, 'agent registered');
     this.emit(() => ({ type: 'AGENT_ADDED', agent: info }));
@@ -128,22 +138,6 @@ export class Master implements MasterLink {
       this.agents.get(status.agentId)?.link.acknowledge(status.taskId, status.uuid);
     }
     // Otherwise the framework is disconnected or not yet re-subscribed: the agent resends later.
-  }
-
-  /**
-   * Rebuilds the master's view of an agent's tasks when it registers (after a restart of the
-   * agent, the master, or both): running tasks hold resources again, ended ones answer
-   * reconciliation truthfully, and tasks the master thought were there but the agent does not
-   * know are lost.
-   */
-  private adoptAgentTasks(info: AgentInfo, link: AgentLink): void {
-    const plan = planAdoption(info, link.reportTasks?.() ?? [], this.tasks, this.opts.clock.now());
-    for (const record of plan.adopted) {
-      if (isLiveRecord(record)) this.tasks.set(record.info.taskId, record);
-      else this.completed.unshift(record);
-      this.emit(() => ({ type: 'TASK_ADDED', task: toTaskView(record) }));
-    }
-    for (const status of plan.lost) this.statusUpdate(status);
   }
 
   // ---- framework side (used by the SDK transports) ----
@@ -224,7 +218,9 @@ export class Master implements MasterLink {
 
   reconcile(frameworkId: string, asked: readonly ReconcileTask[]): void {
     const framework = this.framework(frameworkId);
-    for (const a of reconcileAnswers(frameworkId, asked, this.tasks, this.completed, this.opts.clock.now())) framework.events?.update(a);
+    const now = this.held.take(frameworkId, asked, (t) => this.tasks.has(t.taskId) || this.agents.has(t.agentId!));
+    if (asked.length > 0 && now.length === 0) return; // all held until their agents register
+    for (const a of reconcileAnswers(frameworkId, now, this.tasks, this.completed, this.opts.clock.now())) framework.events?.update(a);
   }
 
   revive(frameworkId: string): void {

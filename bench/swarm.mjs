@@ -2,7 +2,7 @@
 // Cluster swarm benchmark: how long a node takes from start() to an authenticated connection, and
 // how long the others take to notice a peer killed with SIGKILL.
 //
-//   node bench/swarm.mjs [--nodes 5] [--masters 2] [--rounds 3] [--modules DIR] [--netns]
+//   node bench/swarm.mjs [--nodes 5] [--masters 2] [--rounds 3] [--modules DIR] [--netns] [--agent-host]
 //
 // Each round, every node is its own process; by default all on 127.0.0.1 (ports picked free), with
 // --netns each on its own fake machine (see below):
@@ -21,7 +21,10 @@
 // own address 10.231.<n>.<i> on a private bridge, started through `ip netns exec <ns> node worker`
 // (which execs, so the IPC channel and the pid carry over: the SIGKILL hits the node itself).
 // Masters bind their DHT to <address>:49737 and agents to <address>:<random port>; every node
-// joins the masters' lab addresses. Nothing is sent outside the lab: each namespace's nftables
+// joins the masters' lab addresses. --agent-host also gives each agent its address as its cluster
+// host (`corral up --agent --cluster-host`), so its DHT node is not firewalled and the other agents
+// connect to it directly; without it agents reach each other only by holepunching (see
+// src/cluster/swarm/dht.ts). Nothing is sent outside the lab: each namespace's nftables
 // guard counts and drops any packet to another address, and the bench prints that count at the
 // end (it must be 0). The lab is removed at the end, on SIGINT/SIGTERM, or by the next run if this
 // one was SIGKILLed.
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     modules: { type: 'string', default: join(root, 'node_modules') },
     netns: { type: 'boolean', default: false },
+    'agent-host': { type: 'boolean', default: false },
   },
 });
 const NODES = Number(args.nodes);
@@ -54,6 +58,7 @@ const MASTERS = Number(args.masters);
 const ROUNDS = Number(args.rounds);
 const MODULES = resolve(args.modules);
 const NETNS = args.netns;
+const AGENT_HOST = args['agent-host'];
 const CLUSTER_PORT = 49737; // masters' DHT port in --netns mode (each host has its own port space)
 if (!(MASTERS >= 1 && NODES > MASTERS && ROUNDS >= 1)) throw new Error('need --masters >= 1, --nodes > --masters, --rounds >= 1');
 const STEP_TIMEOUT_MS = 30_000;
@@ -63,13 +68,13 @@ import { randomBytes } from 'node:crypto';
 import { identityFromSeed } from './src/cluster/identity';
 import { ClusterSwarm } from './src/cluster/swarm';
 import { ClusterToken } from './src/cluster/token';
-const [role, tokenHex, joinList, host, port] = process.argv.slice(2);
+const [role, tokenHex, joinList, host, port, agentHost] = process.argv.slice(2);
 const node = new ClusterSwarm({
   role: role === 'master' ? 'master' : 'agent',
   token: ClusterToken.parse(tokenHex),
   identity: identityFromSeed(randomBytes(32)),
   join: joinList.split(',').map((a) => ({ host: a.slice(0, a.lastIndexOf(':')), port: Number(a.slice(a.lastIndexOf(':') + 1)) })),
-  host,
+  host: role === 'master' || agentHost === 'yes' ? host : undefined,
   bindHost: host,
   port: port === '-' ? undefined : Number(port),
 });
@@ -130,7 +135,7 @@ async function round(workerFile, n, lab) {
   const nodes = [];
   const spawnNode = (role, port) => {
     const labHost = lab?.hosts[nodes.length];
-    const argv = [workerFile, role, token, join, labHost?.address ?? '127.0.0.1', port === undefined ? '-' : String(port)];
+    const argv = [workerFile, role, token, join, labHost?.address ?? '127.0.0.1', port === undefined ? '-' : String(port), AGENT_HOST ? 'yes' : 'no'];
     const opts = { env: { ...process.env, NODE_PATH: MODULES }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
     // `ip netns exec` execs node in the namespace, so the IPC channel (fd 3, NODE_CHANNEL_FD) and the pid carry over.
     const child = labHost ? spawn(labHost.exec[0], [...labHost.exec.slice(1), process.execPath, ...argv], opts) : fork(argv[0], argv.slice(1), opts);
@@ -226,7 +231,8 @@ try {
   }
   const versions = { node: process.version, hyperswarm: versionOf('hyperswarm'), hyperdht: versionOf('hyperdht'), 'dht-rpc': versionOf('dht-rpc') };
   const where = lab ? `each in its own network namespace on 10.231.${lab.subnet}.0/24 (bridge ${lab.bridge})` : 'on 127.0.0.1';
-  console.log(`swarm bench: ${NODES} nodes (${MASTERS} masters) ${where}, ${ROUNDS} round(s); ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const agentsAre = AGENT_HOST ? 'agents given their address (reachable directly)' : 'agents firewalled (no address given)';
+  console.log(`swarm bench: ${NODES} nodes (${MASTERS} masters) ${where}, ${agentsAre}, ${ROUNDS} round(s); ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const rounds = [];
   for (let i = 1; i <= ROUNDS; i++) rounds.push(await round(workerFile, i, lab));
   let forbidden;
@@ -260,7 +266,7 @@ try {
     if (forbidden.total !== 0) process.exitCode = 1;
   }
   const netns = lab && { subnet: lab.subnet, hosts: lab.hosts.map((h) => `${h.name}=${h.address}`), forbiddenPackets: forbidden };
-  console.log(JSON.stringify({ date: new Date().toISOString(), nodes: NODES, masters: MASTERS, ...(netns && { netns }), versions, summary, rounds }));
+  console.log(JSON.stringify({ date: new Date().toISOString(), nodes: NODES, masters: MASTERS, agentHost: AGENT_HOST, ...(netns && { netns }), versions, summary, rounds }));
 } finally {
   await lab?.cleanup();
   rmSync(dir, { recursive: true, force: true });

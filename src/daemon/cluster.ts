@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../cluster/identity';
 import { NodeMembership, type NodeMeta } from '../cluster/node-membership';
-import { ClusterSwarm, parseJoinList } from '../cluster/swarm';
+import { ClusterSwarm, DEFAULT_CLUSTER_PORT, parseJoinList } from '../cluster/swarm';
 import { createClusterToken, parseClusterToken, readClusterToken, type ClusterToken } from '../cluster/token';
 import type { MasterLink } from '../kernel/agent-link';
 import type { RemoteMasterLink } from '../kernel/remote/agent-side';
@@ -80,7 +80,9 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     token,
     role: isMaster ? 'master' : 'agent',
     join: joinList.map((a) => ({ host: a.host, port: a.port })),
-    ...(isMaster ? { host: config.clusterHost, port: config.clusterPort } : {}),
+    // An agent with --cluster-host takes direct connections from the other agents (swarm/dht.ts).
+    host: config.clusterHost,
+    port: config.clusterPort,
     clock: opts.clock,
     logger: logger.child({ role: 'cluster' }),
   });
@@ -138,9 +140,9 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     findMaster();
   }
 
-  const address = isMaster ? `${config.clusterHost}:${config.clusterPort}` : undefined;
+  const address = isMaster ? `${config.clusterHost}:${config.clusterPort ?? DEFAULT_CLUSTER_PORT}` : undefined;
   const joinHint = address
-    ? `copy ${join(dataDir, TOKEN_FILE)} to the new machine, then run there: corral up --agent --join ${address} --token-file cluster.token`
+    ? `copy ${join(dataDir, TOKEN_FILE)} to the new machine, then run there: corral up --agent --join ${address} --token-file cluster.token (adding --cluster-host with that machine's IPv4 address, so agents connect to each other directly)`
     : undefined;
   logger.info({ event: 'cluster_started', nodeId: identity.nodeId, role: isMaster ? 'master' : 'agent', join: config.join, tokenCreated: created }, 'cluster plane started');
   return {

@@ -47,12 +47,16 @@ export interface DaemonConfig {
   frameworkRoles: Readonly<Record<string, FrameworkRoleSettings>>;
   /** Static reservations of this agent: role → scalars (cpus in cores, mem/disk in MiB) only that role is offered. */
   agentReservations: Readonly<Record<string, { cpus: number; mem: number; disk: number }>>;
-  /** Cluster plane: the masters' cluster addresses (HOST[:PORT], port default clusterPort); empty = none. */
+  /** Cluster plane: the masters' cluster addresses (HOST[:PORT], port default 49737); empty = none. */
   join: readonly string[];
-  /** Cluster plane: the IPv4 address other machines reach this master's DHT node at; set = this master runs the cluster plane. */
+  /**
+   * Cluster plane: the IPv4 address other machines reach this node's DHT node at. A master needs it
+   * (set = this master runs the cluster plane); an agent may have it, and then other agents connect
+   * to it directly instead of holepunching through the masters.
+   */
   clusterHost: string | undefined;
-  /** Cluster plane: UDP port of a master's DHT node. */
-  clusterPort: number;
+  /** Cluster plane: UDP port of the DHT node; undefined = 49737 on a master, a random port on an agent. */
+  clusterPort: number | undefined;
   /** The cluster token itself (CORRAL_TOKEN; never a flag, so it stays out of `ps`). */
   clusterToken: string | undefined;
   /** A file holding the cluster token (--token-file). */
@@ -106,8 +110,8 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'frameworkRoles', env: 'CORRAL_FRAMEWORK_ROLES', doc: 'allocator roles: JSON {"role": {"weight": 2, "quota": {"cpus": 4, "mem": 8192}}}', parse: parseFrameworkRoles },
   { key: 'agentReservations', env: 'CORRAL_AGENT_RESERVATIONS', doc: 'static reservations: JSON {"role": {"cpus": 2, "mem": 4096}}', parse: parseReservations },
   { key: 'join', env: 'CORRAL_JOIN', doc: 'masters to join: HOST[:PORT],…', parse: parseList },
-  { key: 'clusterHost', env: 'CORRAL_CLUSTER_HOST', doc: "this master's cluster address (IPv4)", parse: text('cluster host') },
-  { key: 'clusterPort', env: 'CORRAL_CLUSTER_PORT', doc: 'cluster UDP port of a master', parse: int('cluster port', 1, 65535) },
+  { key: 'clusterHost', env: 'CORRAL_CLUSTER_HOST', doc: "this node's cluster address (IPv4; a master's, or an agent's for direct connections)", parse: text('cluster host') },
+  { key: 'clusterPort', env: 'CORRAL_CLUSTER_PORT', doc: 'cluster UDP port (master default 49737, agent random)', parse: int('cluster port', 1, 65535) },
   { key: 'clusterToken', env: 'CORRAL_TOKEN', doc: 'cluster token (64 hex characters)', parse: text('cluster token') },
   { key: 'tokenFile', env: 'CORRAL_TOKEN_FILE', doc: 'file holding the cluster token', parse: text('token file') },
   { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
@@ -148,7 +152,7 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     agentReservations: {},
     join: [],
     clusterHost: undefined,
-    clusterPort: 49737,
+    clusterPort: undefined,
     clusterToken: undefined,
     tokenFile: undefined,
   };

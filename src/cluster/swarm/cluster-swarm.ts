@@ -12,7 +12,7 @@ import type HyperDHT from 'hyperdht';
 import { systemClock, type Clock, type TimerHandle } from '../../shared/clock';
 import { silentLogger, type Logger } from '../../shared/logger';
 import { BanList, type BanEntry } from './bans';
-import { bindDht, checkUdpPortFree, createDhtNode, locallyAnnounced, masterAddress } from './dht';
+import { agentAddress, bindDht, checkUdpPortFree, createDhtNode, locallyAnnounced, masterAddress } from './dht';
 import { HandlerRegistry } from './handlers';
 import { PeerLink } from './peer-link';
 import { PeerSet } from './peer-set';
@@ -181,11 +181,11 @@ export class ClusterSwarm extends EventEmitter<ClusterSwarmEvents> {
   private async doStart(): Promise<void> {
     if (this.state !== 'new') throw new Error('a ClusterSwarm cannot be started after stop()');
     const { role, join, host, bindHost, port, identity } = this.opts;
-    const self = role === 'master' ? masterAddress(host, port) : undefined;
+    const self = role === 'master' ? masterAddress(host, port) : agentAddress(host, port);
     // Checked first because a failed bind inside hyperdht leaves it half torn down.
     if (self !== undefined) await checkUdpPortFree(bindHost ?? self.host, self.port);
     const dht = createDhtNode({ role, join, host, bindHost, port, keyPair: identity.keyPair, keepAliveMs: this.tuning.keepAliveMs });
-    await bindDht(dht, self !== undefined ? `${bindHost ?? self.host}:${self.port}` : (bindHost ?? '0.0.0.0'));
+    await bindDht(dht, self !== undefined ? `${bindHost ?? self.host}:${self.port}` : (bindHost ?? host ?? '0.0.0.0'));
     if (this.stopping) {
       await dht.destroy();
       return;

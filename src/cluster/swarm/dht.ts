@@ -6,6 +6,16 @@
 // it is the first node up and nobody can tell it its address, and its DHT id (derived from
 // host:port) survives a restart. An agent runs an ephemeral node: it routes nothing and stores
 // nothing, and finds everything through the masters.
+//
+// Two agents reach each other either directly or by holepunching through a master. An agent given
+// the address other machines reach it at (--cluster-host) binds there with firewalled: false, so
+// hyperdht tells peers it is open and they connect straight to it. Without it, the agent is
+// firewalled (reachability unknown) and hyperdht holepunches, which needs each side to classify
+// its NAT from at least 3 address samples, taken by pinging DHT nodes (lib/nat.js): an agent's
+// routing table holds only the masters, so with fewer than 3 masters the punch aborts, and on a
+// flat network it may abort after a fast-open packet already "connected" the other side to a
+// socket that is then closed (the stream times out). On one machine (127.0.0.1) hyperdht's LAN
+// shortcut connects them anyway.
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
@@ -64,12 +74,34 @@ export function bootstrapFor(join: readonly ClusterAddress[], self: ClusterAddre
 
 /** A master's own cluster address: an IPv4 address others reach it at, and a port (default 49737). */
 export function masterAddress(host: string | undefined, port: number | undefined): ClusterAddress {
-  if (host === undefined || !isIPv4(host) || host === '0.0.0.0') {
-    throw new CorralError('CLUSTER_ADDRESS_INVALID', `a master needs the IPv4 address other nodes reach it at (got '${host ?? ''}'); 0.0.0.0 is not one`);
+  return ownAddress('a master', host, port ?? DEFAULT_CLUSTER_PORT);
+}
+
+/**
+ * An agent's fixed cluster address: given both the address others reach it at and a port. Undefined
+ * when it has no --cluster-host (firewalled, see the header) or no port (a random one, taken by
+ * hyperdht at bind).
+ */
+export function agentAddress(host: string | undefined, port: number | undefined): ClusterAddress | undefined {
+  if (host === undefined) return undefined;
+  if (port === undefined) {
+    checkHost('an agent', host);
+    return undefined;
   }
-  const p = port ?? DEFAULT_CLUSTER_PORT;
-  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new CorralError('CLUSTER_ADDRESS_INVALID', `a master's cluster port must be 1..65535, got ${p}`);
-  return { host, port: p };
+  return ownAddress('an agent', host, port);
+}
+
+function ownAddress(who: string, host: string | undefined, port: number): ClusterAddress {
+  const h = checkHost(who, host);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CorralError('CLUSTER_ADDRESS_INVALID', `${who}'s cluster port must be 1..65535, got ${port}`);
+  return { host: h, port };
+}
+
+function checkHost(who: string, host: string | undefined): string {
+  if (host === undefined || !isIPv4(host) || host === '0.0.0.0') {
+    throw new CorralError('CLUSTER_ADDRESS_INVALID', `${who} needs the IPv4 address other nodes reach it at (got '${host ?? ''}'); 0.0.0.0 is not one`);
+  }
+  return host;
 }
 
 /** Creates (does not wait for) the node's DHT. Throws CLUSTER_ADDRESS_INVALID on a bad master host. */
@@ -84,11 +116,17 @@ export function createDhtNode(opts: DhtNodeOptions): HyperDHT {
     });
   }
   if (opts.join.length === 0) throw new CorralError('CLUSTER_ADDRESS_INVALID', 'an agent needs at least one master address to join (--join host:port)');
+  agentAddress(opts.host, opts.port); // validates a given host and port
+  const reachable = opts.host !== undefined;
   return new HyperDHT({
     bootstrap: bootstrapFor(opts.join, undefined),
-    host: opts.bindHost ?? '0.0.0.0',
+    host: opts.bindHost ?? opts.host ?? '0.0.0.0',
     port: opts.port ?? randomInt(AGENT_PORTS[0], AGENT_PORTS[1]),
+    // A port given is the agent's (like a master's): fail if taken rather than move on.
+    anyPort: opts.port === undefined,
     ephemeral: true,
+    // Reachable at its own address: peers connect to it directly (see the header).
+    firewalled: !reachable,
     keyPair: opts.keyPair,
     connectionKeepAlive: opts.keepAliveMs,
   });

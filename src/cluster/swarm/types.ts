@@ -26,11 +26,15 @@ export interface ClusterSwarmOptions {
   readonly role: 'master' | 'agent';
   /** The masters' cluster addresses (--join). A master may list itself; it is skipped. */
   readonly join: readonly ClusterAddress[];
-  /** Master: the IPv4 address other nodes reach it at (required). Agent: unused. */
+  /**
+   * The IPv4 address other nodes reach this one at. Master: required. Agent: optional; with it, the
+   * agent's DHT node is not firewalled and peers connect to it directly (see dht.ts); without it,
+   * other agents reach it only by holepunching through the masters.
+   */
   readonly host?: string;
-  /** Address the UDP sockets bind to. Default: `host` on a master, 0.0.0.0 on an agent. */
+  /** Address the UDP sockets bind to. Default: `host`, else (an agent without one) 0.0.0.0. */
   readonly bindHost?: string;
-  /** Master: UDP port of its DHT node, default 49737. Agent: default a random port in 49152..65529. */
+  /** UDP port of the DHT node. Master: default 49737. Agent: default a random port in 49152..65529. */
   readonly port?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;

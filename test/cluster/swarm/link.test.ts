@@ -305,6 +305,9 @@ t.test('addresses: --join parsing, self excluded from the bootstrap, bad hosts r
   t.equal(codeOf(() => createDhtNode({ ...base, role: 'master', host: '0.0.0.0' })), 'CLUSTER_ADDRESS_INVALID');
   t.equal(codeOf(() => createDhtNode({ ...base, role: 'master', host: '127.0.0.1', port: 0 })), 'CLUSTER_ADDRESS_INVALID', 'a master needs a real port');
   t.equal(codeOf(() => createDhtNode({ ...base, role: 'agent', host: undefined })), 'CLUSTER_ADDRESS_INVALID', 'an agent needs someone to join');
+  const joined = { ...base, join: [{ host: '127.0.0.1', port: 9 }] };
+  t.equal(codeOf(() => createDhtNode({ ...joined, role: 'agent', host: '0.0.0.0' })), 'CLUSTER_ADDRESS_INVALID', "an agent's own address must be a real one");
+  t.equal(codeOf(() => createDhtNode({ ...joined, role: 'agent', host: 'agent-1.dc.example' })), 'CLUSTER_ADDRESS_INVALID', 'an IPv4 address, like a master');
 });
 
 t.test('the DHT is only ever bootstrapped from the join list, never from public nodes', async (t) => {
@@ -314,13 +317,16 @@ t.test('the DHT is only ever bootstrapped from the join list, never from public 
   const lone = createDhtNode({ role: 'master', join: [], host: '127.0.0.1', bindHost: '127.0.0.1', port: p3, keyPair, keepAliveMs: 1000 });
   const master = createDhtNode({ role: 'master', join: [at(p1), at(p2)], host: '127.0.0.1', bindHost: '127.0.0.1', port: p1, keyPair, keepAliveMs: 1000 });
   const agent = createDhtNode({ role: 'agent', join: [at(p1)], host: undefined, bindHost: '127.0.0.1', port: undefined, keyPair, keepAliveMs: 1000 });
-  t.teardown(() => Promise.all([lone, master, agent].map((d) => d.destroy())));
+  const reachable = createDhtNode({ role: 'agent', join: [at(p1)], host: '127.0.0.1', bindHost: undefined, port: undefined, keyPair, keepAliveMs: 1000 });
+  t.teardown(() => Promise.all([lone, master, agent, reachable].map((d) => d.destroy())));
+  t.ok(agent.firewalled && agent.ephemeral, 'an agent without its address is firewalled (holepunched) and ephemeral');
+  t.ok(!reachable.firewalled && reachable.ephemeral, 'an agent given its address takes direct connections, still ephemeral');
   t.same(lone.bootstrapNodes, [], 'the first master bootstraps from nobody');
   t.same(master.bootstrapNodes, [at(p2)], 'a master from the other masters');
   t.same(agent.bootstrapNodes, [at(p1)], 'an agent from the join list');
 });
 
-t.test('a master whose cluster port is taken fails with CLUSTER_PORT_UNAVAILABLE', async (t) => {
+t.test('a master (or an agent given its port) whose cluster port is taken fails with CLUSTER_PORT_UNAVAILABLE', async (t) => {
   const holder = createSocket('udp4');
   await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', resolve));
   t.teardown(() => holder.close());
@@ -329,6 +335,8 @@ t.test('a master whose cluster port is taken fails with CLUSTER_PORT_UNAVAILABLE
 
   const node = makeNode(t, { role: 'master', token: ClusterToken.generate(), join: [port], port });
   t.equal(code(await node.start().catch((e: unknown) => e)), 'CLUSTER_PORT_UNAVAILABLE', 'checked before the DHT is built');
+  const agent = makeNode(t, { role: 'agent', token: ClusterToken.generate(), join: [await freeUdpPort()], port, reachable: true });
+  t.equal(code(await agent.start().catch((e: unknown) => e)), 'CLUSTER_PORT_UNAVAILABLE', 'so is an agent given its address and port');
 
   // The same inside hyperdht, for a port taken between that check and the DHT's own bind.
   const dht = createDhtNode({ role: 'master', join: [], host: '127.0.0.1', bindHost: '127.0.0.1', port, keyPair: newIdentity().keyPair, keepAliveMs: 1000 });

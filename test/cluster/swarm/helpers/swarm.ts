@@ -33,6 +33,8 @@ export interface NodeSpec {
   join: number[];
   /** Master's port (must be in `join` for others to find it). */
   port?: number;
+  /** An agent told its address (--cluster-host): it takes direct connections. Masters always are. */
+  reachable?: boolean;
   identity?: NodeIdentity;
   tuning?: Partial<SwarmTuning>;
   clock?: Clock;
@@ -45,7 +47,7 @@ export function makeNode(t: Teardown, spec: NodeSpec): ClusterSwarm {
     token: spec.token,
     identity: spec.identity ?? newIdentity(),
     join: spec.join.map((port) => ({ host: LOOPBACK, port })),
-    host: LOOPBACK,
+    host: spec.role === 'master' || spec.reachable === true ? LOOPBACK : undefined,
     bindHost: LOOPBACK,
     port: spec.port,
     tuning: spec.tuning,

@@ -2,8 +2,9 @@
 // network namespace ("machine") on a bridge the test creates, plus a fifth machine whose agent has
 // the wrong token. An app of 6 instances spreads over the agents; killing every process of one
 // machine gets it marked unreachable within 5 s and its instances replaced; cutting another
-// machine's link for 30 s and restoring it ends with exactly 6 instances; the intruder never
-// appears; and no packet tried to leave any namespace for an address outside the lab.
+// machine's link for 30 s and restoring it ends with exactly 6 instances; a restart of the master
+// replaces nothing; the intruder never appears; and no packet tried to leave any namespace for an
+// address outside the lab. Agents are started as the README says (with --cluster-host).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,7 +66,7 @@ if (unavailable !== undefined) {
     const token = readFileSync(join(root, 'master', 'cluster.token'), 'utf8').trim();
     t.match(master.output(), new RegExp(`corral up --agent --join ${m.address.replace(/\./g, '\\.')}:49737`), 'the master prints the join command with its address');
     const agent = (host: LabHost, env = { CORRAL_TOKEN: token }) =>
-      startCorralAgent(join(root, host.name), ['--join', `${m.address}:49737`, '--hostname', host.name, '--agent-cpus', '2', '--agent-mem', '1024'], env, { exec: host.exec });
+      startCorralAgent(join(root, host.name), ['--join', `${m.address}:49737`, '--cluster-host', host.address, '--hostname', host.name, '--agent-cpus', '2', '--agent-mem', '1024'], env, { exec: host.exec });
 
     const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
       const res = await fetch(`${master.url}${path}`, { ...init, headers: { authorization: `Bearer ${master.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });

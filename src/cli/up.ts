@@ -16,6 +16,7 @@ interface UpOptions {
   agentCpus?: string;
   agentMem?: string;
   agentDisk?: string;
+  attributes?: string;
   dataDir?: string;
   isolation?: string;
   taskUser?: string;
@@ -49,6 +50,7 @@ export function registerUp(program: Command): void {
     .option('--agent-cpus <n>', 'cpus the agent offers (default: detected)')
     .option('--agent-mem <mib>', 'memory the agent offers in MiB (default: detected)')
     .option('--agent-disk <mib>', 'disk the agent offers in MiB (default: detected)')
+    .option('--attributes <name=value,...>', 'attributes of this agent for placement constraints, e.g. rack=r1,zone=a (zone/region: @zone/@region)')
     .option('--isolation <backend>', 'task isolation: auto, cgroup2, cgroup1 or posix (default auto)')
     .option('--task-user <name>', 'user of tasks that name none, when running as root (default nobody)')
     .option('--task-pids-limit <n>', 'most processes and threads per task (default 1024)')
@@ -78,6 +80,7 @@ export function registerUp(program: Command): void {
           agentCpus: o.agentCpus,
           agentMemMb: o.agentMem,
           agentDiskMb: o.agentDisk,
+          agentAttributes: o.attributes,
           isolation: o.isolation,
           taskUser: o.taskUser,
           taskPidsLimit: o.taskPidsLimit,

@@ -153,7 +153,7 @@ async function startAgent(config: Readonly<DaemonConfig>, parts: Parts & { maste
     hostname: config.hostname,
     dataDir,
     resources,
-    attributes: {},
+    attributes: { ...config.agentAttributes },
     reservations: Object.fromEntries(Object.entries(config.agentReservations).map(([role, r]) => [role, { ...r, ports: [] }])),
     version: VERSION,
     killGraceSeconds: config.killGraceSeconds,

@@ -51,6 +51,8 @@ export const appSchema = {
         },
       ],
     },
+    // [field, operator, value?]; operators and values are checked in app.ts with Marathon's messages.
+    constraints: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
     taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
     // Times in whole seconds, as Marathon stores them. Rules between fields (a COMMAND needs a
     // command, portIndex within the ports, timeout < interval) are checked in app.ts.

@@ -3,7 +3,8 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { CorralError, type ErrorDetail } from '../shared/errors';
 import { appSchema } from './app-schema';
-import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy } from './types';
+import { fullRegex, isKnownField } from './constraints';
+import { CONSTRAINT_OPERATORS, DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy } from './types';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(appSchema);
@@ -64,6 +65,7 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   }
   const healthChecks = (body.healthChecks as Array<Partial<AppHealthCheck>> | undefined)?.map(withHealthCheckDefaults);
   details.push(...healthCheckDetails(healthChecks ?? [], definitions?.length || legacyPorts?.length || 0));
+  details.push(...constraintDetails((body.constraints as string[][] | undefined) ?? []));
   if (details.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', details);
 
   const portDefinitions: PortDefinition[] =
@@ -137,15 +139,58 @@ function healthCheckDetails(checks: readonly AppHealthCheck[], portCount: number
   return details;
 }
 
+const POSITIVE_INTEGER = /^[1-9][0-9]*$/;
+
+/** Marathon's rules for `[field, operator, value?]`; an empty value counts as none. */
+function constraintDetails(constraints: readonly string[][]): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  constraints.forEach((c, i) => {
+    const problem = constraintProblem(c);
+    if (problem) details.push({ path: `/constraints/${i}`, errors: [problem] });
+  });
+  return details;
+}
+
+function constraintProblem(c: readonly string[]): string | undefined {
+  if (c.length < 2 || c.length > 3) return 'Each constraint must have either 2 or 3 fields';
+  const [field, operator] = c as [string, string];
+  const value = c[2] === '' ? undefined : c[2];
+  if (field === '') return 'Missing field';
+  if (!isKnownField(field)) return `Unknown field '${field}': use hostname, @hostname, @region, @zone or an agent attribute name`;
+  if (!(CONSTRAINT_OPERATORS as readonly string[]).includes(operator)) return `Constraint operator must be one of the following ${CONSTRAINT_OPERATORS.join(', ')}`;
+  switch (operator) {
+    case 'UNIQUE':
+      return value === undefined ? undefined : 'UNIQUE takes no value';
+    case 'GROUP_BY':
+      return value === undefined || POSITIVE_INTEGER.test(value) ? undefined : 'GROUP_BY takes no value or a positive integer (the number of groups)';
+    case 'MAX_PER':
+      return value !== undefined && POSITIVE_INTEGER.test(value) ? undefined : 'MAX_PER requires a positive integer value';
+    case 'LIKE':
+    case 'UNLIKE':
+      if (value === undefined) return `${operator} requires a regular expression value`;
+      try {
+        fullRegex(value);
+        return undefined;
+      } catch (err) {
+        return `'${value}' is not a valid regular expression: ${(err as Error).message}`;
+      }
+    case 'IS':
+      return value === undefined ? 'IS requires a value' : undefined;
+    default:
+      return undefined; // CLUSTER: any value, or none
+  }
+}
+
 /**
  * Fields whose change needs new tasks (labels too: they are in the task environment; health checks:
- * the agent gets them with the task); the rest, e.g. instances, applies in place.
+ * the agent gets them with the task; constraints: running instances must come to meet them, as in
+ * Marathon, where any change but scaling restarts); the rest, e.g. instances, applies in place.
  */
-const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'gpus', 'portDefinitions', 'requirePorts', 'env', 'labels', 'user', 'fetch', 'healthChecks'] as const;
+const RESTART_FIELDS = ['cmd', 'args', 'cpus', 'mem', 'disk', 'gpus', 'portDefinitions', 'requirePorts', 'env', 'labels', 'user', 'fetch', 'healthChecks', 'constraints'] as const;
 
 /** Compared with defaults filled: no checks and [] are the same, and so are apps stored before defaults were. */
 const comparable = (app: AppDefinition, f: (typeof RESTART_FIELDS)[number]): unknown =>
-  f === 'healthChecks' ? (app.healthChecks ?? []).map(withHealthCheckDefaults) : app[f] ?? null;
+  f === 'healthChecks' ? (app.healthChecks ?? []).map(withHealthCheckDefaults) : f === 'constraints' ? app.constraints ?? [] : app[f] ?? null;
 
 export function needsRestart(before: AppDefinition, after: AppDefinition): boolean {
   return RESTART_FIELDS.some((f) => canonicalJson(comparable(before, f)) !== canonicalJson(comparable(after, f)));

@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../shared/clock';
 import { marathonTaskId } from '../shared/ids';
 import type { Logger } from '../shared/logger';
 import type { AppRepo } from './app-repo';
+import type { Placement } from './constraints';
 import type { LaunchRequest } from './match';
 import { matchOffers } from './spread';
 import { backoffAfterFailure, planInstances } from './plan';
@@ -155,11 +156,20 @@ export class InitController {
     void this.conn?.kill(task.taskId, grace ? { agentId: task.agentId, gracePeriodSeconds: grace } : { agentId: task.agentId });
   }
 
-  /** Live instances of `appId` on `agentId` (what spreading balances). */
-  private running(appId: string, agentId: string): number {
-    let n = 0;
-    for (const t of this.tasks.values()) if (t.appId === appId && t.agentId === agentId && !t.killRequested) n++;
-    return n;
+  /**
+   * Where the app's instances that count for spreading and constraints are: those of its current
+   * config, not being killed, not leaving a draining agent and not unreachable (those are being
+   * replaced). Outdated ones are left out so a start-first upgrade under UNIQUE or MAX_PER cannot
+   * wait forever for room its own old instances hold.
+   */
+  private placements(appId: string): Placement[] {
+    const config = this.apps.get(appId)?.stored.lastConfigChangeAt;
+    const out: Placement[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.appId !== appId || t.killRequested || t.configVersion !== config || t.state === 'TASK_UNREACHABLE' || this.draining.has(t.agentId)) continue;
+      out.push({ agentId: t.agentId, hostname: t.host, ...(t.attributes ? { attributes: t.attributes } : {}) });
+    }
+    return out;
   }
 
   private async onOffers(offers: Offer[]): Promise<void> {
@@ -170,7 +180,7 @@ export class InitController {
       const entry = this.apps.get(appId);
       if (entry && count > 0) requests.push({ stored: entry.stored, count });
     }
-    const placed = matchOffers(offers, requests, (appId, agentId) => this.running(appId, agentId), marathonTaskId, this.opts.clock.now());
+    const placed = matchOffers(offers, requests, (appId) => this.placements(appId), marathonTaskId, this.opts.clock.now());
     for (const matched of placed.values()) {
       for (const m of matched) {
         this.tasks.set(m.task.taskId, m.task);

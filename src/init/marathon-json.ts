@@ -52,6 +52,8 @@ export function marathonApp(input: AppInfoInput): Record<string, unknown> {
   const out: Record<string, unknown> = {
     ...stored.app,
     ports: stored.app.portDefinitions.map((p) => p.port),
+    // Marathon always shows the field, [] when there are none; each constraint as given.
+    constraints: stored.app.constraints ?? [],
     version: stored.version,
     versionInfo: { lastScalingAt: stored.lastScalingAt, lastConfigChangeAt: stored.lastConfigChangeAt },
     tasksStaged: live.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,

@@ -85,14 +85,21 @@ export function taskHealthChecks(app: AppDefinition, ports: readonly number[]): 
   });
 }
 
-/** One instance of `stored` carved out of `left` on `offer`'s agent, or undefined when it does not fit. */
-export function matchInstance(offer: Offer, left: Resources, stored: StoredApp, newTaskId: (appId: string) => string, now: number): { matched: MatchedLaunch; left: Resources } | undefined {
-  const app = stored.app;
+/** The host ports and resources one instance of `app` takes out of `left`, or undefined when it does not fit. */
+export function instanceFit(app: AppDefinition, left: Resources): { ports: number[]; need: Resources } | undefined {
   // requirePorts: the host ports must be the service ports themselves.
   const ports = app.requirePorts ? app.portDefinitions.map((p) => p.port) : takePorts(left.ports, app.portDefinitions.length);
   if (!ports) return undefined;
   const need = taskResources(app, ports);
-  if (!fits(need, left)) return undefined;
+  return fits(need, left) ? { ports, need } : undefined;
+}
+
+/** One instance of `stored` carved out of `left` on `offer`'s agent, or undefined when it does not fit. */
+export function matchInstance(offer: Offer, left: Resources, stored: StoredApp, newTaskId: (appId: string) => string, now: number): { matched: MatchedLaunch; left: Resources } | undefined {
+  const app = stored.app;
+  const fit = instanceFit(app, left);
+  if (!fit) return undefined;
+  const { ports, need } = fit;
   const taskId = newTaskId(app.id);
   const healthChecks = taskHealthChecks(app, ports);
   const environment = taskEnvironment(stored, offer.hostname, ports);
@@ -113,6 +120,7 @@ export function matchInstance(offer: Offer, left: Resources, stored: StoredApp, 
     version: stored.version,
     agentId: offer.agentId,
     host: offer.hostname,
+    attributes: { ...offer.attributes },
     ports,
     servicePorts: app.portDefinitions.map((p) => p.port),
     state: 'TASK_STAGING',

@@ -59,8 +59,16 @@ export interface AppDefinition {
    * its agent became unreachable; 'disabled' never. Absent in apps stored before it existed: the default.
    */
   unreachableStrategy?: UnreachableStrategy;
+  /** Marathon's placement constraints, as given (src/init/constraints.ts); absent: none. */
+  constraints?: AppConstraint[];
   [extra: string]: unknown;
 }
+
+export const CONSTRAINT_OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER', 'IS'] as const;
+export type ConstraintOperator = (typeof CONSTRAINT_OPERATORS)[number];
+
+/** `[field, operator, value?]`: field `hostname`/`@hostname`, `@region`, `@zone` or an agent attribute. */
+export type AppConstraint = [field: string, operator: ConstraintOperator, value?: string];
 
 export type UnreachableStrategy = 'disabled' | { inactiveAfterSeconds: number; expungeAfterSeconds: number };
 
@@ -85,6 +93,8 @@ export interface AppTask {
   version: string;
   agentId: string;
   host: string;
+  /** The agent's attributes at launch (what constraints compare); absent on tasks stored before they were kept. */
+  attributes?: Record<string, string>;
   ports: number[];
   servicePorts: number[];
   state: TaskState;

@@ -45,6 +45,12 @@ export interface DaemonConfig {
   fetchCacheBytes: number;
   /** Allocator roles: DRF weight and quota limit per framework role (none: every role weight 1, no limit). */
   frameworkRoles: Readonly<Record<string, FrameworkRoleSettings>>;
+  /**
+   * Attributes of this agent (Mesos's `--attributes`): name → text value, offered with its
+   * resources for placement constraints. `region` and `zone` are what Marathon's `@region` and
+   * `@zone` constraint fields read.
+   */
+  agentAttributes: Readonly<Record<string, string>>;
   /** Static reservations of this agent: role → scalars (cpus in cores, mem/disk in MiB) only that role is offered. */
   agentReservations: Readonly<Record<string, { cpus: number; mem: number; disk: number }>>;
   /** Cluster plane: the masters' cluster addresses (HOST[:PORT], port default 49737); empty = none. */
@@ -109,6 +115,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'logKeepFiles', env: 'CORRAL_LOG_KEEP_FILES', doc: 'rotated task logs kept', parse: int('log keep files', 0, 1000) },
   { key: 'frameworkRoles', env: 'CORRAL_FRAMEWORK_ROLES', doc: 'allocator roles: JSON {"role": {"weight": 2, "quota": {"cpus": 4, "mem": 8192}}}', parse: parseFrameworkRoles },
   { key: 'agentReservations', env: 'CORRAL_AGENT_RESERVATIONS', doc: 'static reservations: JSON {"role": {"cpus": 2, "mem": 4096}}', parse: parseReservations },
+  { key: 'agentAttributes', env: 'CORRAL_ATTRIBUTES', doc: 'agent attributes: NAME=VALUE,… (e.g. rack=r1,zone=a)', parse: parseAttributes },
   { key: 'join', env: 'CORRAL_JOIN', doc: 'masters to join: HOST[:PORT],…', parse: parseList },
   { key: 'clusterHost', env: 'CORRAL_CLUSTER_HOST', doc: "this node's cluster address (IPv4; a master's, or an agent's for direct connections)", parse: text('cluster host') },
   { key: 'clusterPort', env: 'CORRAL_CLUSTER_PORT', doc: 'cluster UDP port (master default 49737, agent random)', parse: int('cluster port', 1, 65535) },
@@ -149,6 +156,7 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     logKeepFiles: 5,
     fetchCacheBytes: 2 * 1024 ** 3,
     frameworkRoles: {},
+    agentAttributes: {},
     agentReservations: {},
     join: [],
     clusterHost: undefined,
@@ -295,6 +303,39 @@ function parseFrameworkRoles(raw: string): Record<string, FrameworkRoleSettings>
     out[role] = { ...(weight !== undefined ? { weight } : {}), ...(q !== undefined ? { quota: q } : {}) };
   }
   return out;
+}
+
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]+$/;
+/** Mesos's characters for a text attribute value. */
+const ATTRIBUTE_VALUE = /^[A-Za-z0-9_.\/-]+$/;
+
+/**
+ * `rack=r1,zone=a` (flag, environment, or a string or list in the config file), or a JSON object
+ * `{"rack": "r1"}` (an object in the config file arrives as JSON).
+ */
+export function parseAttributes(raw: string): Readonly<Record<string, string>> {
+  const trimmed = raw.trim();
+  let pairs: Array<[string, unknown]>;
+  if (trimmed.startsWith('{')) {
+    pairs = Object.entries(parseJsonObject('attributes', trimmed));
+  } else {
+    if (trimmed === '') throw errors.config('attributes must not be empty: give NAME=VALUE pairs separated by commas, e.g. rack=r1,zone=a');
+    pairs = trimmed.split(',').map((part) => {
+      const m = /^([^=]*)=([^=]*)$/.exec(part.trim());
+      if (!m) throw errors.config(`attribute '${part.trim()}' must be NAME=VALUE (pairs separated by commas, e.g. rack=r1,zone=a)`);
+      return [m[1]!, m[2]!];
+    });
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of pairs) {
+    if (!ATTRIBUTE_NAME.test(name)) throw errors.config(`attribute name '${name}' must be 1 or more of A-Z a-z 0-9 _ . -`);
+    // Marathon's constraint field 'hostname' is always the agent's hostname: such an attribute could never be used.
+    if (name === 'hostname') throw errors.config("attribute name 'hostname' is reserved: constraints on 'hostname' use the agent's --hostname");
+    if (Object.hasOwn(out, name)) throw errors.config(`attribute '${name}' is given twice`);
+    if (typeof value !== 'string' || !ATTRIBUTE_VALUE.test(value)) throw errors.config(`attribute '${name}' needs a value of 1 or more of A-Z a-z 0-9 _ . / -, got '${String(value)}'`);
+    out[name] = value;
+  }
+  return Object.freeze(out);
 }
 
 function parseLogLevel(raw: string): string {

@@ -14,7 +14,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'corral-api-'));
 let node: Node;
 
 t.before(async () => {
-  node = await composeNode({ ...defaultConfig(false), dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024 }, { logger: silentLogger(), store: new MemoryStore() });
+  node = await composeNode({ ...defaultConfig(false), dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024, agentAttributes: { zone: 'a' } }, { logger: silentLogger(), store: new MemoryStore() });
 });
 t.teardown(async () => {
   await node?.stop();
@@ -128,11 +128,16 @@ t.test('bad input gets stable codes and writes nothing', async (t) => {
 });
 
 t.test('PUT merges (partialUpdate) and reports a deployment; PUT of a new id creates', async (t) => {
-  const put = await call('PUT', '/v2/apps/api/sleeper', { instances: 1, labels: { team: 'a' } });
+  const constraints = [['@zone', 'IS', 'a'], ['hostname', 'UNIQUE']];
+  const badConstraint = await call('PUT', '/v2/apps/api/sleeper', { constraints: [['hostname', 'MAX_PER']] });
+  t.equal(badConstraint.statusCode, 422, 'a bad constraint is refused');
+  t.match(badConstraint.json(), { code: 'VALIDATION_FAILED', details: [{ path: '/constraints/0', errors: [/MAX_PER requires a positive integer/] }] });
+  const put = await call('PUT', '/v2/apps/api/sleeper', { instances: 1, labels: { team: 'a' }, constraints });
   t.equal(put.statusCode, 200);
   t.match(put.json(), { deploymentId: String, version: String });
   const app = (await call('GET', '/v2/apps/api/sleeper')).json().app;
   t.match(app, { instances: 1, cmd: 'sleep 300', labels: { team: 'a' } }, 'fields not in the body are kept');
+  t.same(app.constraints, constraints, 'constraints as given (the next test sees the instance placed under them)');
   const created = await call('PUT', '/v2/apps/api/other', { cmd: 'sleep 300', instances: 0, cpus: 0.01, mem: 8 });
   t.equal(created.statusCode, 201, 'PUT creates a missing app');
 });
@@ -152,7 +157,7 @@ t.test('tasks appear in /v2 and /api/v1 shapes; DELETE removes the app', async (
   const native = (await call('GET', '/api/v1/tasks?app=/api/sleeper')).json().tasks;
   t.match(native[0], { id: tasks[0]!.id, appId: '/api/sleeper', state: 'TASK_RUNNING', resources: { cpus: 0.01, mem: 8 } });
   const nodes = (await call('GET', '/api/v1/nodes')).json().nodes;
-  t.match(nodes[0], { roles: ['master', 'agent', 'init'], resources: { cpus: 2, mem: 1024 }, used: { cpus: 0.01, mem: 8 }, status: 'alive', version: String, lastContact: String });
+  t.match(nodes[0], { attributes: { zone: 'a' }, roles: ['master', 'agent', 'init'], resources: { cpus: 2, mem: 1024 }, used: { cpus: 0.01, mem: 8 }, status: 'alive', version: String, lastContact: String });
   const info = (await call('GET', '/v2/info')).json();
   t.match(info, { name: 'corral', elected: true, frameworkId: String });
 

@@ -224,6 +224,8 @@ t.test('needsRestart: only changes that need new tasks', async (t) => {
     ['env key added', { env: { A: '1', B: '2', C: '' } }, true],
     ['user', { user: 'nobody' }, true],
     ['fetch', { fetch: [] }, true],
+    ['constraints (running instances must come to meet them)', { constraints: [['hostname', 'UNIQUE']] }, true],
+    ['constraints: none and [] are the same', { constraints: [] }, false],
   ];
   for (const [name, change, want] of cases) {
     const after = validateApp({ ...base, ...change });
@@ -391,10 +393,11 @@ t.test('matchOffer packs as many instances as fit', async (t) => {
 t.test('matchOffers spreads an app over the offered agents', async (t) => {
   const on = (agentId: string, resources: Partial<Resources> = {}): Offer => ({ ...offerOf(resources), id: `o-${agentId}`, agentId, hostname: `${agentId}.test` });
   const placedOn = (out: Map<string, MatchedLaunch[]>) => Object.fromEntries([...out].map(([id, ms]) => [id, ms.length]));
-  const none = () => 0;
+  const none = () => [];
   t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 6)], none, ids, NOW)), { 'o-a': 2, 'o-b': 2, 'o-c': 2 }, '6 over 3 empty agents: 2 each');
   t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 4)], none, ids, NOW)), { 'o-a': 2, 'o-b': 1, 'o-c': 1 }, 'ties go to the earlier offer');
-  const running = (_app: string, agent: string) => ({ a: 3, b: 1, c: 0 })[agent] ?? 0;
+  const at = (agentId: string, n: number) => Array.from({ length: n }, () => ({ agentId, hostname: `${agentId}.test` }));
+  const running = () => [...at('a', 3), ...at('b', 1)];
   t.same(placedOn(matchOffers([on('a'), on('b'), on('c')], [req({ cpus: 0.1 }, 2)], running, ids, NOW)), { 'o-a': 0, 'o-b': 1, 'o-c': 1 }, 'what already runs counts: the emptiest agents first');
   t.same(placedOn(matchOffers([on('a', { cpus: 0.25 }), on('b')], [req({ cpus: 0.1 }, 5)], none, ids, NOW)), { 'o-a': 2, 'o-b': 3 }, 'a full offer takes no more; the rest goes elsewhere');
   t.same(placedOn(matchOffers([on('a', { mem: 64 }), on('b', { mem: 64 })], [req({ mem: 128 }, 2)], none, ids, NOW)), { 'o-a': 0, 'o-b': 0 }, 'nothing fits: nothing placed, every offer answered');
@@ -437,6 +440,7 @@ t.test('matchOffer builds the launch and init’s task record', async (t) => {
     version: V2,
     agentId: 'a1',
     host: 'a1.test',
+    attributes: {},
     ports: [31000],
     servicePorts: [10000],
     state: 'TASK_STAGING',

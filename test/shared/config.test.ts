@@ -52,6 +52,38 @@ t.test('bad values get CONFIG_INVALID with a clear message', async (t) => {
   t.throws(() => loadDaemonConfig({ flags: { config: join(dir, 'unknown.json') }, roleFlags: [], env: {}, installed: false }), /unknown setting 'colour'/);
 });
 
+t.test('agent attributes: NAME=VALUE pairs from flag, env or file; strict', async (t) => {
+  const load = (flags: Record<string, string>, env: Record<string, string> = {}) => loadDaemonConfig({ flags: { dataDir: join(dir, 'none'), ...flags }, roleFlags: [], env, installed: false });
+  t.same(load({}).agentAttributes, {}, 'none by default');
+  t.same(load({ agentAttributes: 'rack=r1,zone=a' }).agentAttributes, { rack: 'r1', zone: 'a' });
+  t.same(load({ agentAttributes: ' rack=r1 , region=eu-west.1 ' }).agentAttributes, { rack: 'r1', region: 'eu-west.1' }, 'spaces around pairs are ignored');
+  t.same(load({}, { CORRAL_ATTRIBUTES: 'zone=b' }).agentAttributes, { zone: 'b' }, 'CORRAL_ATTRIBUTES');
+  t.same(load({ agentAttributes: 'zone=a' }, { CORRAL_ATTRIBUTES: 'zone=b,rack=r2' }).agentAttributes, { zone: 'a' }, 'the flag wins as a whole');
+  t.ok(Object.isFrozen(load({ agentAttributes: 'zone=a' }).agentAttributes), 'frozen with the config');
+  writeFileSync(join(dir, 'attrs.json'), JSON.stringify({ agentAttributes: { rack: 'r3', zone: 'c' } }));
+  t.same(load({ config: join(dir, 'attrs.json') }).agentAttributes, { rack: 'r3', zone: 'c' }, 'an object in the config file');
+  writeFileSync(join(dir, 'attrs-list.json'), JSON.stringify({ agentAttributes: ['rack=r4', 'zone=d'] }));
+  t.same(load({ config: join(dir, 'attrs-list.json') }).agentAttributes, { rack: 'r4', zone: 'd' }, 'a list in the config file');
+  const bad: Array<[string, RegExp]> = [
+    ['', /must not be empty/],
+    ['rack', /'rack' must be NAME=VALUE/],
+    ['rack=r1,', /'' must be NAME=VALUE/],
+    ['rack=r1,,zone=a', /'' must be NAME=VALUE/],
+    ['rack=a=b', /'rack=a=b' must be NAME=VALUE/],
+    ['=r1', /attribute name '' must be/],
+    ['ra ck=r1', /attribute name 'ra ck' must be/],
+    ['@zone=a', /attribute name '@zone' must be/],
+    ['rack=', /attribute 'rack' needs a value/],
+    ['rack=r 1', /attribute 'rack' needs a value/],
+    ['rack=r1,rack=r2', /'rack' is given twice/],
+    ['hostname=h1', /'hostname' is reserved/],
+    ['{"rack": 1}', /attribute 'rack' needs a value/],
+    ['{"rack": ', /attributes must be a JSON object/],
+  ];
+  for (const [raw, message] of bad) t.throws(() => load({ agentAttributes: raw }), { code: 'CONFIG_INVALID', message }, `'${raw}'`);
+  t.throws(() => load({}, { CORRAL_ATTRIBUTES: 'zone' }), { code: 'CONFIG_INVALID', message: /must be NAME=VALUE/ }, 'from the environment too');
+});
+
 t.test('tasks inherit only a safe part of the environment', async (t) => {
   const env = taskBaseEnv({ PATH: '/bin', HOME: '/root', CORRAL_TOKEN: 'secret', AWS_SECRET_ACCESS_KEY: 'x' });
   t.same(env, { PATH: '/bin', HOME: '/root' });

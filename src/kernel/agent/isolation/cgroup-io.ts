@@ -7,7 +7,7 @@
 // costs far more and, with a thousand tasks created at once, queues every container behind all the
 // others (bench/RESULTS.md, launch). Waits and rmdir retries stay asynchronous.
 import { accessSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CorralError } from '../../../shared/errors';
 import { parseFlatKeyed, parseNumber, parsePidList } from './formats';
@@ -135,15 +135,25 @@ export async function removeCgroupDir(dir: string, timeoutMs = RMDIR_TIMEOUT_MS)
   }
 }
 
-/** mkdir that tolerates an existing directory; resolves to whether it created it. */
+/**
+ * mkdir that tolerates an existing directory; resolves to whether it created it. A parent that was
+ * removed under the agent (someone's clean-up of the empty `corral` cgroup) is made again first.
+ */
 export async function makeDir(dir: string): Promise<boolean> {
   try {
     mkdirSync(dir);
     return true;
   } catch (err) {
     if (errno(err) === 'EEXIST') return false;
-    throw err;
+    if (errno(err) !== 'ENOENT') throw err;
   }
+  try {
+    mkdirSync(dirname(dir));
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err;
+  }
+  mkdirSync(dir);
+  return true;
 }
 
 /** Creates `parent` (a relative path, maybe nested) under `root`; returns the directories it created, outermost first. */

@@ -59,6 +59,15 @@ t.test('create writes the limits, refuses bad ids and limits, and destroy remove
   await t.rejects(iso.create('x', { cpus: 0, memMb: 1, pids: 1 }), { code: 'INVALID_REQUEST' });
 });
 
+t.test('a parent cgroup removed under the isolator (an empty one, by someone’s clean-up) is made again', async (t) => {
+  const iso = await isolator();
+  for (const dir of iso.parentDirs()) await removeCgroupTree(dir);
+  const c = await iso.create('after-cleanup', { cpus: 0.5, memMb: 32, pids: 10 });
+  for (const dir of iso.parentDirs()) t.ok(await dirExists(join(dir, 'after-cleanup')), `${dir}/after-cleanup exists`);
+  t.equal(readFileSync(join(iso.parents.memory, 'after-cleanup', 'memory.limit_in_bytes'), 'utf8').trim(), String(32 * 1024 * 1024), 'with its limits');
+  await c.destroy();
+});
+
 t.test('a task over its memory limit is OOM-killed and reported; one under it is not', async (t) => {
   const iso = await isolator();
   const over = await iso.create('mem-over', { cpus: 1, memMb: 32, pids: 20 });

@@ -1,13 +1,13 @@
 // The operator API: `GET /api/v1/state`, a snapshot of agents, frameworks, tasks and offers, and
-// `GET /api/v1/events`, a Server-Sent Events stream of their changes fed by the master's event
-// emitter. Each event is written to the socket as it happens (no buffering, Nagle off): Marathon's
-// users were bitten by SSE streams that sat in buffers (marathon#2878, #1926).
+// `GET /api/v1/events`, a Server-Sent Events stream (src/api/sse.ts) of their changes fed by the
+// master's event emitter.
 import type { FastifyInstance } from 'fastify';
 import type { Master } from '../kernel/master/master';
 import type { TaskView } from '../kernel/master/task-record';
 import { OPERATOR_EVENT_TYPES, type FrameworkView, type OperatorEvent } from '../kernel/sdk/operator';
 import type { Clock } from '../shared/clock';
 import { CorralError } from '../shared/errors';
+import { openSseStream } from '../shared/sse';
 import { iso, nativeAgentJson, nativeTaskJson } from './task-json';
 
 export interface OperatorRoutesOptions {
@@ -18,10 +18,6 @@ export interface OperatorRoutesOptions {
   /** Seconds between heartbeat comments on the event stream (default 15). */
   heartbeatIntervalSeconds?: number;
 }
-
-/** An event-stream reader that falls this many bytes behind is cut off (it may reconnect). */
-const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
-
 
 export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRoutesOptions): void {
   const { master } = opts;
@@ -73,24 +69,11 @@ export function registerOperatorRoutes(server: FastifyInstance, opts: OperatorRo
     const unknown = [...(wanted ?? [])].filter((w) => !(OPERATOR_EVENT_TYPES as readonly string[]).includes(w));
     if (unknown.length > 0) throw new CorralError('INVALID_REQUEST', `Unknown event type(s) ${unknown.join(', ')}; known: ${OPERATOR_EVENT_TYPES.join(', ')}`);
 
-    void reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    req.raw.socket.setNoDelay(true);
-    const send = (text: string) => {
-      if (res.writableEnded || res.destroyed) return;
-      res.write(text);
-      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
-    };
-    send(`event: SUBSCRIBED\ndata: ${JSON.stringify({ state: state() })}\n\n`);
-    const unsubscribe = master.onEvent((e) => {
-      if (!wanted || wanted.has(e.type)) send(`event: ${e.type}\ndata: ${JSON.stringify(eventJson(e))}\n\n`);
-    });
-    const heartbeat = opts.clock.setInterval(() => send(': heartbeat\n\n'), heartbeatMs);
-    res.on('error', () => undefined);
-    res.on('close', () => {
-      unsubscribe();
-      heartbeat.cancel();
+    let unsubscribe = () => {};
+    const stream = openSseStream(req, reply, { clock: opts.clock, heartbeatMs, onClose: () => unsubscribe() });
+    stream.send('SUBSCRIBED', { state: state() });
+    unsubscribe = master.onEvent((e) => {
+      if (!wanted || wanted.has(e.type)) stream.send(e.type, eventJson(e));
     });
   });
 }

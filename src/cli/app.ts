@@ -1,9 +1,12 @@
 // `corral app ...`: long-running services through the Marathon-compatible /v2/apps API.
 import { InvalidArgumentError, type Command } from 'commander';
-import type { App, AppDefinition, Task } from '../client';
+import type { App, Task } from '../client';
 import { CorralError } from '../shared/errors';
 import { absoluteAppId, defineAction, type CliDeps, type CommandContext } from './context';
 import { formatAge, formatNumber, renderFields, renderTable, shortState, toMillis, truncate } from './table';
+import { registerAppDeployCommands } from './app-deploy';
+import { deploymentNote, readDefinition } from './app-input';
+import { renderPlan } from './deployment';
 
 export function registerAppCommands(program: Command, deps: CliDeps): void {
   const app = program.command('app').description('run and manage long-running services (Marathon apps)');
@@ -12,9 +15,15 @@ export function registerAppCommands(program: Command, deps: CliDeps): void {
     .command('add')
     .description('create an app from its JSON definition')
     .argument('<file>', "app definition (Marathon JSON); '-' reads standard input")
+    .option('--dry-run', 'validate and show the deployment plan; create nothing')
     .action(
       defineAction(deps, async (ctx, [file]) => {
         const def = await readDefinition(ctx, file!);
+        if (ctx.opts.dryRun === true) {
+          const plan = await (await ctx.client()).planApp(def);
+          if (await ctx.printJson(plan)) return;
+          return ctx.print(renderPlan(plan));
+        }
         const created = await (await ctx.client()).createApp(def);
         if (await ctx.printJson(created)) return;
         await ctx.print(`Created app ${created.id}${deploymentNote(created.deployments?.[0]?.id)}.\n`);
@@ -63,6 +72,37 @@ export function registerAppCommands(program: Command, deps: CliDeps): void {
     );
 
   app
+    .command('versions')
+    .description("list the app's kept versions, newest first, marking the current one")
+    .argument('<id>', 'app id')
+    .action(
+      defineAction(deps, async (ctx, [id]) => {
+        const client = await ctx.client();
+        const res = await client.appVersions(id!);
+        if (await ctx.printJson(res)) return;
+        const current = (await client.getApp(id!)).app.version;
+        await ctx.print(renderTable(['VERSION', 'CURRENT'], res.versions.map((v) => [v, v === current ? 'yes' : ''])));
+      }),
+    );
+
+  app
+    .command('rollback')
+    .description('deploy an earlier version of the app again (under a new version)')
+    .argument('<id>', 'app id')
+    // Not --version: the program's own -V/--version would take it wherever it stands.
+    .option('--to <version>', 'the version to go back to, from `corral app versions` (default: the one before the current)')
+    .option('--force', 'override a deployment in progress')
+    .action(
+      defineAction(deps, async (ctx, [id]) => {
+        const client = await ctx.client();
+        const version = typeof ctx.opts.to === 'string' ? ctx.opts.to : await previousVersion(ctx, id!);
+        const res = await client.rollbackApp(id!, version, { force: ctx.opts.force === true });
+        if (await ctx.printJson(res)) return;
+        await ctx.print(`Rolling back app ${absoluteAppId(id!)} to version ${version}${deploymentNote(res.deploymentId)}.\n`);
+      }),
+    );
+
+  app
     .command('remove')
     .description('kill the tasks of an app and delete it')
     .argument('<id>', 'app id')
@@ -74,35 +114,25 @@ export function registerAppCommands(program: Command, deps: CliDeps): void {
         await ctx.print(`Removing app ${absoluteAppId(id!)}${deploymentNote(res.deploymentId)}.\n`);
       }),
     );
+
+  registerAppDeployCommands(app, deps);
+}
+
+/** The newest kept version older than the current one. */
+async function previousVersion(ctx: CommandContext, id: string): Promise<string> {
+  const client = await ctx.client();
+  const [{ versions }, { app }] = await Promise.all([client.appVersions(id), client.getApp(id)]);
+  const current = app.version ?? versions[0];
+  const earlier = versions.filter((v) => v !== current && (current === undefined || Date.parse(v) < Date.parse(current)));
+  if (earlier[0] === undefined) {
+    throw new CorralError('APP_VERSION_NOT_FOUND', `App '${absoluteAppId(id)}' has no version before ${current ?? 'its current one'} to roll back to; \`corral app versions ${absoluteAppId(id)}\` lists what is kept`);
+  }
+  return earlier[0];
 }
 
 function parseInstances(raw: string): number {
   if (!/^\d+$/.test(raw)) throw new InvalidArgumentError('Instances must be a whole number >= 0.');
   return Number(raw);
-}
-
-async function readDefinition(ctx: CommandContext, file: string): Promise<AppDefinition> {
-  const name = file === '-' ? 'standard input' : file;
-  let text: string;
-  try {
-    text = file === '-' ? await ctx.deps.readStdin() : await ctx.deps.readFile(file);
-  } catch (err) {
-    throw new CorralError('FILE_UNREADABLE', `Cannot read app definition ${name}: ${(err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new CorralError('INVALID_JSON', `App definition ${name} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CorralError('VALIDATION_FAILED', `App definition ${name} must be a JSON object`, [{ path: '', errors: ['must be object'] }]);
-  }
-  return parsed as AppDefinition;
-}
-
-function deploymentNote(id: string | undefined): string {
-  return id ? ` (deployment ${id})` : '';
 }
 
 function commandOf(app: App): string {

@@ -7,7 +7,9 @@ import type { Clock } from '../shared/clock';
 /** The client methods the CLI uses; tests pass a fake implementing them. */
 export type CliClient = Pick<
   CorralClient,
-  'listApps' | 'getApp' | 'createApp' | 'updateApp' | 'deleteApp' | 'appTasks' | 'listTasks' | 'getTask' | 'killTask' | 'taskLogs' | 'listNodes' | 'drainNode' | 'undrainNode'
+  'listApps' | 'getApp' | 'createApp' | 'updateApp' | 'deleteApp' | 'appVersions' | 'rollbackApp' | 'appTasks' | 'listTasks' | 'getTask' | 'killTask' | 'taskLogs' | 'listNodes' | 'drainNode' | 'undrainNode'
+  // Deployments: dry runs, restarts and `corral deployment`.
+  | 'planApp' | 'planAppUpdate' | 'restartApp' | 'listDeployments' | 'getDeployment' | 'rollbackDeployment'
 >;
 
 export interface CliDeps {
@@ -23,6 +25,8 @@ export interface CliDeps {
   /** CORRAL_URL / CORRAL_TOKEN / CORRAL_DATA_DIR, as clientEnv() read them. */
   env: EndpointSources;
   clock: Pick<Clock, 'now'>;
+  /** Waits between polls (`corral deployment watch`); a timer when left out. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface GlobalOptions {

@@ -5,6 +5,7 @@ import pkg from '../../package.json';
 import { isCorralError } from '../shared/errors';
 import { registerAppCommands } from './app';
 import type { CliDeps } from './context';
+import { registerDeploymentCommands } from './deployment';
 import { registerNodeCommands } from './node';
 import { registerTaskCommands } from './task';
 
@@ -34,6 +35,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerAppCommands(program, deps);
   registerTaskCommands(program, deps);
   registerNodeCommands(program, deps);
+  registerDeploymentCommands(program, deps);
   return program;
 }
 
@@ -55,5 +57,9 @@ export function formatError(err: unknown): string {
   if (!isCorralError(err)) return `error: ${err instanceof Error ? err.message : String(err)} (INTERNAL)\n`;
   let out = `error: ${err.message} (${err.code})\n`;
   for (const d of err.details ?? []) out += `  ${d.path || '/'}: ${d.errors.join('; ')}\n`;
+  const holding = err.extra?.deployments;
+  if (Array.isArray(holding)) {
+    for (const d of holding as Array<{ id?: unknown }>) out += `  deployment in progress: ${String(d.id)} (corral deployment watch ${String(d.id)})\n`;
+  }
   return out;
 }

@@ -2,11 +2,16 @@
 // server's own code when it sent one, API_UNREACHABLE when no answer came back at all.
 import { CorralError, ERROR_CATALOGUE, type ErrorCode, type ErrorDetail } from '../shared/errors';
 import type {
+  App,
   AppCreated,
   AppDefinition,
   AppList,
   AppResponse,
+  AppVersionList,
+  Deployment,
+  DeploymentPlanPreview,
   DeploymentResult,
+  DeploymentStatus,
   Info,
   LogOptions,
   LogStream,
@@ -83,6 +88,58 @@ export class CorralClient {
 
   deleteApp(id: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
     return this.json({ method: 'DELETE', path: appPath(id), query: { force: opts.force || undefined } });
+  }
+
+  /** Marathon's version history of the app: `{versions: [...]}`, newest (the current one) first. */
+  appVersions(id: string): Promise<AppVersionList> {
+    return this.json({ method: 'GET', path: `${appPath(id)}/versions` });
+  }
+
+  /** The app's definition as it was at `version` (an ISO 8601 timestamp from appVersions). */
+  appVersion(id: string, version: string): Promise<App> {
+    return this.json({ method: 'GET', path: `${appPath(id)}/versions/${encodeURIComponent(version)}` });
+  }
+
+  /** Deploys the definition the app had at `version` again, under a new version (Marathon's `PUT {version}`). */
+  rollbackApp(id: string, version: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'PUT', path: appPath(id), query: { force: opts.force || undefined }, body: { version } });
+  }
+
+  /** Validates the app and answers the plan of its deployment (`POST /v2/apps?dryRun=true`); writes nothing. */
+  planApp(def: AppDefinition): Promise<DeploymentPlanPreview> {
+    return this.json({ method: 'POST', path: '/v2/apps', query: { dryRun: true }, body: def });
+  }
+
+  /** The plan `updateApp` would start (`PUT ?dryRun=true`); writes nothing. */
+  planAppUpdate(id: string, patch: Partial<AppDefinition>, opts: { partialUpdate?: boolean; force?: boolean } = {}): Promise<DeploymentPlanPreview> {
+    const query: Query = { partialUpdate: opts.partialUpdate, force: opts.force || undefined, dryRun: true };
+    return this.json({ method: 'PUT', path: appPath(id), query, body: patch });
+  }
+
+  /** Replaces every instance of the app, by its upgradeStrategy (`POST /v2/apps/{id}/restart`). */
+  restartApp(id: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'POST', path: `${appPath(id)}/restart`, query: { force: opts.force || undefined } });
+  }
+
+  /** Deployments in progress (`GET /v2/deployments`). */
+  listDeployments(): Promise<Deployment[]> {
+    return this.json({ method: 'GET', path: '/v2/deployments' });
+  }
+
+  /** A deployment in progress or recently finished, with how it ended (`GET /api/v1/deployments/{id}`). */
+  getDeployment(id: string): Promise<{ deployment: DeploymentStatus }> {
+    return this.json({ method: 'GET', path: `/api/v1/deployments/${encodeURIComponent(id)}` });
+  }
+
+  /**
+   * Rolls a deployment back (a new deployment to the definitions before it), or with `force` only
+   * stops it; resolves to the rollback's id and version, or undefined when forced.
+   */
+  async rollbackDeployment(id: string, opts: { force?: boolean } = {}): Promise<DeploymentResult | undefined> {
+    const spec: RequestSpec = { method: 'DELETE', path: `/v2/deployments/${encodeURIComponent(id)}`, query: { force: opts.force || undefined } };
+    if (!opts.force) return this.json(spec);
+    await (await this.send(spec)).text();
+    return undefined;
   }
 
   appTasks(id: string): Promise<TaskList> {
@@ -207,7 +264,9 @@ async function errorFromResponse(res: Response, spec: RequestSpec): Promise<Corr
   if (isRecord(body) && typeof body.message === 'string') {
     let code = codeForStatus(res.status);
     if (typeof body.code === 'string') code = Object.hasOwn(ERROR_CATALOGUE, body.code) ? (body.code as ErrorCode) : 'INTERNAL';
-    return new CorralError(code, body.message, parseDetails(body.details));
+    // Marathon's APP_LOCKED names the deployments holding the app.
+    const extra = Array.isArray(body.deployments) ? { deployments: body.deployments } : undefined;
+    return new CorralError(code, body.message, parseDetails(body.details), extra);
   }
   const what = `${res.status}${res.statusText ? ' ' + res.statusText : ''}`;
   return new CorralError(codeForStatus(res.status), `The API answered ${spec.method} ${spec.path} with HTTP ${what}: ${snippet(text)}`);

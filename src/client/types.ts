@@ -107,6 +107,52 @@ export interface AppResponse {
   app: App;
 }
 
+/** One action of a deployment step (Marathon's names). */
+export interface DeploymentAction {
+  action: 'StartApplication' | 'StopApplication' | 'ScaleApplication' | 'RestartApplication' | string;
+  app: string;
+}
+
+/** `GET /v2/deployments` entry; `currentStep` counts from 1. */
+export interface Deployment {
+  id: string;
+  version: string;
+  affectedApps: string[];
+  steps: Array<{ actions: DeploymentAction[] }>;
+  currentActions: Array<DeploymentAction & { readinessCheckResults?: unknown[] }>;
+  currentStep: number;
+  totalSteps: number;
+  /** Corral: when it rolls back by itself (ISO 8601), if it has a deadline. */
+  deadline?: string;
+}
+
+/** `GET /api/v1/deployments/{id}`: a deployment in progress or recently finished. */
+export interface DeploymentStatus extends Deployment {
+  status: 'running' | 'succeeded' | 'stopped' | 'rolled-back' | 'superseded';
+  startedAt: string;
+  finishedAt: string | null;
+  reason: string | null;
+  rollbackOf: string | null;
+  replacedBy: string | null;
+}
+
+/** A dry run (`?dryRun=true`): what the change would do; nothing is written. */
+export interface DeploymentPlanPreview {
+  dryRun: true;
+  version: string;
+  affectedApps: string[];
+  steps: Array<{ actions: DeploymentAction[] }>;
+  totalSteps: number;
+  app: App;
+  /** For each restarted app, the bounds its rolling upgrade keeps. */
+  rolling: Array<{ app: string; instances: number; minimumHealthy: number; maximumTotal: number; deadlineSeconds: number | null }>;
+}
+
+/** `GET /v2/apps/{id}/versions`: ISO 8601 versions, newest (the current one) first. */
+export interface AppVersionList {
+  versions: string[];
+}
+
 export interface TaskList<T = Task> {
   tasks: T[];
 }

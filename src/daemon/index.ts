@@ -9,8 +9,13 @@ import { registerSchedulerRoutes } from '../api/scheduler-routes';
 import { createApiServer } from '../api/server';
 import { AppRepo } from '../init/app-repo';
 import { AppService } from '../init/app-service';
+import { AppVersions } from '../init/app-versions';
 import { InitController } from '../init/controller';
+import { registerDeploymentRoutes } from '../init/deployment-routes';
+import { Deployments } from '../init/deployments';
+import { MarathonEventBus } from '../init/events';
 import { registerMarathonRoutes } from '../init/routes';
+import { initTaskSource, registerRuntimeRoutes } from '../init/runtime-routes';
 import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
 import { selectIsolator } from '../kernel/agent/isolation';
 import type { MasterLink } from '../kernel/agent-link';
@@ -112,9 +117,18 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       const controller = new InitController({ repo, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'init' }) });
       await controller.start();
       stops.push(() => controller.stop());
-      const apps = new AppService(repo, controller, clock);
+      const deployments = new Deployments({ controller, clock, logger: logger.child({ role: 'deployments' }) });
+      deployments.start();
+      stops.push(() => deployments.stop());
+      const apps = new AppService(repo, controller, clock, deployments);
+      routes.push((s) => registerDeploymentRoutes(s, apps, deployments));
       initFrameworkId = () => controller.frameworkId();
-      routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }));
+      const events = new MarathonEventBus({ master, init: initTaskSource(controller), clock, logger: logger.child({ role: 'init-events' }) });
+      stops.push(() => events.stop());
+      deployments.onEvent((e) => events.publish(e));
+      routes.push((s) => registerRuntimeRoutes(s, { master, controller, apps, events, clock, leaderUrl: apiUrl(config) }));
+      const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
+      routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }, versions));
     }
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);

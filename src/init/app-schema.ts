@@ -54,6 +54,16 @@ export const appSchema = {
     // [field, operator, value?]; operators and values are checked in app.ts with Marathon's messages.
     constraints: { type: 'array', items: { type: 'array', items: { type: 'string' } } },
     taskKillGracePeriodSeconds: { type: ['number', 'null'], exclusiveMinimum: 0 },
+    // Ratios 0..1 are checked in app.ts with Marathon's messages; deadlineSeconds is Corral's.
+    upgradeStrategy: {
+      type: 'object',
+      properties: {
+        minimumHealthCapacity: { type: 'number' },
+        maximumOverCapacity: { type: 'number' },
+        deadlineSeconds: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
+    dependencies: { type: 'array', items: { type: 'string', minLength: 1 } },
     // Times in whole seconds, as Marathon stores them. Rules between fields (a COMMAND needs a
     // command, portIndex within the ports, timeout < interval) are checked in app.ts.
     healthChecks: {

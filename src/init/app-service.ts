@@ -3,31 +3,53 @@
 import type { Clock } from '../shared/clock';
 import { CorralError, errors } from '../shared/errors';
 import { uuid } from '../shared/ids';
+import { silentLogger } from '../shared/logger';
 import { needsRestart, normalizeAppId, validateApp } from './app';
 import type { AppRepo } from './app-repo';
+import { rollbackDefinition, rollbackVersion } from './app-versions';
 import type { InitController } from './controller';
-import type { AppDefinition, StoredApp } from './types';
+import type { DeploymentState } from './deployment-json';
+import { checkDependencies, planDeployment, rollbackChanges } from './deployment-plan';
+import { Deployments, type AppEntry } from './deployments';
+import type { AppChange, AppDefinition, DeploymentPlan, StoredApp } from './types';
 
 export interface ServicePortRange {
   begin: number;
   end: number;
 }
 
+export interface ChangeOptions {
+  /** Supersede the deployments in progress on the app instead of refusing with APP_LOCKED. */
+  force?: boolean;
+  /** Validate and plan only: nothing is written, the plan is the answer. */
+  dryRun?: boolean;
+  /** Seconds after which the deployment rolls back by itself, besides upgradeStrategy.deadlineSeconds. */
+  deadlineSeconds?: number;
+}
+
 export interface ChangeResult {
+  /** The app after the change (before it, for a removal). */
   stored: StoredApp;
   deploymentId: string;
   created: boolean;
+  plan: DeploymentPlan;
+  /** Nothing was written: the answer of a dry run. */
+  dryRun: boolean;
 }
 
 export class AppService {
-  private readonly deployments = new Map<string, string>();
+  private lastVersionMs = 0;
 
   constructor(
     private readonly repo: AppRepo,
     private readonly controller: InitController,
     private readonly clock: Clock,
+    /** The deployment runner; left out (tests), one is started here whose logs go nowhere. */
+    readonly deployments: Deployments = startedDeployments(controller, clock),
     private readonly servicePorts: ServicePortRange = { begin: 10000, end: 20000 },
-  ) {}
+  ) {
+    deployments.onDeadline((d) => this.rollback(d.plan.id, {}, `deadline passed (${Math.round(((d.deadline ?? d.startedAt) - d.startedAt) / 1000)} s)`));
+  }
 
   list(): StoredApp[] {
     return [...this.controller.apps.values()].map((e) => e.stored).sort((a, b) => a.app.id.localeCompare(b.app.id));
@@ -40,25 +62,27 @@ export class AppService {
     return entry.stored;
   }
 
-  /** The deployment id of the app's last change while the controller is still converging it. */
-  activeDeployment(appId: string): string | undefined {
-    return this.controller.isConverging(appId) ? this.deployments.get(appId) : undefined;
+  /** Ids of the deployments in progress that change the app. */
+  deploymentsOf(appId: string): string[] {
+    return this.deployments.idsFor(appId);
   }
 
-  async create(body: unknown): Promise<ChangeResult> {
+  async create(body: unknown, opts: ChangeOptions = {}): Promise<ChangeResult> {
     const app = this.assignServicePorts(validateApp(body), undefined);
     if (this.controller.apps.has(app.id)) throw errors.appExists(app.id);
     const version = this.version();
     const stored: StoredApp = { app, version, lastConfigChangeAt: version, lastScalingAt: version };
-    const revision = await this.repo.create(stored);
-    return this.changed(stored, revision, true, true);
+    return this.deploy({ appId: app.id, original: undefined, target: stored }, opts, () => this.repo.create(stored), true);
   }
 
   /** PUT: merges into the app (partialUpdate, Marathon's default) or replaces it; creates it when missing. */
-  async update(rawId: string, body: unknown, partial: boolean): Promise<ChangeResult> {
+  async update(rawId: string, body: unknown, partial: boolean, opts: ChangeOptions = {}): Promise<ChangeResult> {
     const id = normalizeAppId(rawId);
+    // Marathon's rollback: a body of just {version} (and id) replaces the app with that kept definition.
+    const restore = rollbackVersion(body);
+    if (restore !== undefined) return this.update(id, await rollbackDefinition(this.repo, id, this.controller.apps.get(id)?.stored, restore), false, opts);
     const existing = this.controller.apps.get(id);
-    if (!existing) return this.create({ ...(isObject(body) ? body : {}), id });
+    if (!existing) return this.create({ ...(isObject(body) ? body : {}), id }, opts);
     if (!isObject(body)) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/', errors: ['must be a JSON object'] }]);
     const merged = partial ? { ...existing.stored.app, ...body } : body;
     // A body with cmd replaces args and the other way round, as Marathon does.
@@ -74,28 +98,81 @@ export class AppService {
       lastConfigChangeAt: restart ? version : existing.stored.lastConfigChangeAt,
       lastScalingAt: app.instances !== existing.stored.app.instances ? version : existing.stored.lastScalingAt,
     };
-    const revision = await this.repo.update(stored, existing.revision);
-    return this.changed(stored, revision, restart, false);
+    return this.deploy({ appId: id, original: existing.stored, target: stored }, opts, () => this.repo.update(stored, existing.revision), false);
   }
 
-  async remove(rawId: string): Promise<{ deploymentId: string; version: string }> {
+  /** POST /v2/apps/{id}/restart: a new config version, so every instance is replaced (rolling). */
+  async restart(rawId: string, opts: ChangeOptions = {}): Promise<ChangeResult> {
     const id = normalizeAppId(rawId);
-    if (!this.controller.apps.has(id)) throw errors.appNotFound(id);
-    await this.repo.remove(id);
-    this.controller.appChanged(id, undefined, true);
-    this.deployments.delete(id);
-    return { deploymentId: uuid(), version: this.version() };
+    const existing = this.controller.apps.get(id);
+    if (!existing) throw errors.appNotFound(id);
+    const version = this.version();
+    const stored: StoredApp = { ...existing.stored, version, lastConfigChangeAt: version };
+    return this.deploy({ appId: id, original: existing.stored, target: stored }, opts, () => this.repo.update(stored, existing.revision), false);
   }
 
-  private changed(stored: StoredApp, revision: number, configChanged: boolean, created: boolean): ChangeResult {
-    const deploymentId = uuid();
-    this.deployments.set(stored.app.id, deploymentId);
-    this.controller.appChanged(stored.app.id, { stored, revision }, configChanged);
-    return { stored, deploymentId, created };
+  async remove(rawId: string, opts: ChangeOptions = {}): Promise<ChangeResult> {
+    const id = normalizeAppId(rawId);
+    const existing = this.controller.apps.get(id);
+    if (!existing) throw errors.appNotFound(id);
+    return this.deploy({ appId: id, original: existing.stored, target: undefined }, opts, async () => (await this.repo.remove(id), 0), false);
   }
 
+  /**
+   * DELETE /v2/deployments/{id}: a new deployment back to the definitions before it (Marathon's
+   * rollback); with `force` the deployment only stops (its apps stay as they are now).
+   */
+  async rollback(id: string, opts: { force?: boolean } = {}, reason = 'rolled back on request'): Promise<{ deploymentId: string; version: string } | undefined> {
+    const d: DeploymentState = this.deployments.get(id);
+    if (opts.force) {
+      this.deployments.end(id, 'stopped', 'stopped on request');
+      return undefined;
+    }
+    const version = this.version();
+    const changes = rollbackChanges(d.plan, (appId) => this.deployments.entryOf(id, appId)?.stored, version);
+    const plan = planDeployment(uuid(), version, changes);
+    const entries = new Map<string, AppEntry>();
+    for (const c of changes) {
+      const written = this.deployments.entryOf(id, c.appId);
+      if (!c.target) {
+        if (written) await this.repo.remove(c.appId);
+        entries.set(c.appId, undefined);
+      } else {
+        const revision = written ? await this.repo.update(c.target, written.revision) : await this.repo.create(c.target);
+        entries.set(c.appId, { stored: c.target, revision });
+      }
+    }
+    if (this.deployments.find(id)?.status === 'running') this.deployments.end(id, 'rolled-back', reason, plan.id);
+    this.deployments.deploy(plan, entries, { force: true, rollbackOf: id });
+    return { deploymentId: plan.id, version };
+  }
+
+  /**
+   * Plans one app's change; unless it is a dry run, writes it (`write` returns the store revision)
+   * and starts its deployment. Refused with APP_LOCKED while another deployment changes the app,
+   * unless forced — also for a dry run, which answers what the real request would.
+   */
+  private async deploy(change: AppChange, opts: ChangeOptions, write: () => Promise<number>, created: boolean): Promise<ChangeResult> {
+    const plan = planDeployment(uuid(), change.target?.version ?? this.version(), [change]);
+    if (change.target) checkDependencies([...this.list().filter((s) => s.app.id !== change.appId), change.target]);
+    this.deployments.assertUnlocked(plan.affectedApps, opts.force);
+    const stored = change.target ?? change.original!;
+    if (opts.dryRun) return { stored, deploymentId: plan.id, created, plan, dryRun: true };
+    const revision = await write();
+    const entry: AppEntry = change.target ? { stored: change.target, revision } : undefined;
+    // Written, so this change is what the store holds: should another deployment have started on the
+    // app during the write (a race the lock check above cannot see), this one supersedes it.
+    this.deployments.deploy(plan, new Map([[change.appId, entry]]), { force: true, ...(opts.deadlineSeconds !== undefined ? { deadlineSeconds: opts.deadlineSeconds } : {}) });
+    return { stored, deploymentId: plan.id, created, plan, dryRun: false };
+  }
+
+  /**
+   * A new version: now, but at least 1 ms after the last one handed out, so two changes in the same
+   * millisecond still get distinct versions (a restart is told from its predecessor by its version).
+   */
   private version(): string {
-    return new Date(this.clock.now()).toISOString();
+    this.lastVersionMs = Math.max(this.clock.now(), this.lastVersionMs + 1);
+    return new Date(this.lastVersionMs).toISOString();
   }
 
   /** Service port 0 means "pick one": unique across apps, from the service port range. */
@@ -123,6 +200,12 @@ export class AppService {
     });
     return { ...app, portDefinitions };
   }
+}
+
+function startedDeployments(controller: InitController, clock: Clock): Deployments {
+  const deployments = new Deployments({ controller, clock, logger: silentLogger() });
+  deployments.start();
+  return deployments;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -4,7 +4,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { CorralError, type ErrorDetail } from '../shared/errors';
 import { appSchema } from './app-schema';
 import { fullRegex, isKnownField } from './constraints';
-import { CONSTRAINT_OPERATORS, DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy } from './types';
+import { CONSTRAINT_OPERATORS, DEFAULT_UNREACHABLE_STRATEGY, DEFAULT_UPGRADE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy, type UpgradeStrategy } from './types';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(appSchema);
@@ -66,6 +66,9 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   const healthChecks = (body.healthChecks as Array<Partial<AppHealthCheck>> | undefined)?.map(withHealthCheckDefaults);
   details.push(...healthCheckDetails(healthChecks ?? [], definitions?.length || legacyPorts?.length || 0));
   details.push(...constraintDetails((body.constraints as string[][] | undefined) ?? []));
+  details.push(...upgradeStrategyDetails(body.upgradeStrategy as Partial<UpgradeStrategy> | undefined));
+  const id = normalizeAppId(String(body.id));
+  const dependencies = resolveDependencies(id, (body.dependencies as string[] | undefined) ?? [], details);
   if (details.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', details);
 
   const portDefinitions: PortDefinition[] =
@@ -79,7 +82,7 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   const { ports: _legacyPorts, ...rest } = body;
   return {
     ...rest,
-    id: normalizeAppId(String(body.id)),
+    id,
     instances: (body.instances as number | undefined) ?? 1,
     cpus: (body.cpus as number | undefined) ?? 1,
     mem: (body.mem as number | undefined) ?? 128,
@@ -93,8 +96,52 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
     backoffFactor: (body.backoffFactor as number | undefined) ?? 1.15,
     maxLaunchDelaySeconds: (body.maxLaunchDelaySeconds as number | undefined) ?? 300,
     unreachableStrategy: (body.unreachableStrategy as UnreachableStrategy | undefined) ?? DEFAULT_UNREACHABLE_STRATEGY,
+    upgradeStrategy: { ...DEFAULT_UPGRADE_STRATEGY, ...(body.upgradeStrategy as Partial<UpgradeStrategy> | undefined) },
+    dependencies,
     ...(healthChecks ? { healthChecks } : {}),
   } as AppDefinition;
+}
+
+/** Marathon's rule: both ratios within 0..1 (its wording); deadlineSeconds > 0 is checked by the schema. */
+function upgradeStrategyDetails(strategy: Partial<UpgradeStrategy> | undefined): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  for (const field of ['minimumHealthCapacity', 'maximumOverCapacity'] as const) {
+    const v = strategy?.[field];
+    if (v === undefined) continue;
+    if (v > 1) details.push({ path: `/upgradeStrategy/${field}`, errors: ['is greater than 1'] });
+    if (v < 0) details.push({ path: `/upgradeStrategy/${field}`, errors: ['is less than 0'] });
+  }
+  return details;
+}
+
+/** The upgradeStrategy an app runs with: Marathon's default for apps stored before it was filled. */
+export function upgradeStrategyOf(app: AppDefinition): UpgradeStrategy {
+  return app.upgradeStrategy ?? DEFAULT_UPGRADE_STRATEGY;
+}
+
+/**
+ * Dependencies as absolute ids: a relative one (`db`, `../db`) is relative to the app's group, as
+ * in Marathon. An app that depends on itself is refused (the smallest cycle; deployment planning
+ * refuses longer ones).
+ */
+function resolveDependencies(appId: string, raw: readonly string[], details: ErrorDetail[]): string[] {
+  const group = appId.split('/').filter((s) => s !== '').slice(0, -1);
+  const out: string[] = [];
+  raw.forEach((dep, i) => {
+    const segments = dep.startsWith('/') ? [] : [...group];
+    for (const s of dep.split('/').filter((x) => x !== '' && x !== '.')) {
+      if (s === '..') segments.pop();
+      else segments.push(s);
+    }
+    try {
+      const id = normalizeAppId('/' + segments.join('/'), `/dependencies/${i}`);
+      if (id === appId) details.push({ path: `/dependencies/${i}`, errors: ['Dependency graph has cyclic dependencies.'] });
+      else if (!out.includes(id)) out.push(id);
+    } catch (err) {
+      details.push(...((err as CorralError).details ?? []));
+    }
+  });
+  return out;
 }
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'MESOS_HTTP', 'MESOS_HTTPS']);

@@ -10,7 +10,8 @@ import type { AppRepo } from './app-repo';
 import type { Placement } from './constraints';
 import type { LaunchRequest } from './match';
 import { matchOffers } from './spread';
-import { backoffAfterFailure, planInstances } from './plan';
+import { DEFAULT_HEALTH_KILL_POLICY, planHealthKills } from './health-kills';
+import { backoffAfterFailure, planInstances, type InstancePlan } from './plan';
 import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
 
 export interface InitControllerOptions {
@@ -27,9 +28,12 @@ export class InitController {
   private readonly tasks = new Map<string, AppTask>();
   private readonly backoffs = new Map<string, Backoff>();
   private readonly failures = new Map<string, TaskFailure>();
+  /** When each app's instances were last killed for failing health (health-kills.ts rate-limits them). */
+  private readonly healthKills = new Map<string, number[]>();
   private readonly pending = new Map<string, number>();
   /** Agents the master says are draining: init moves its instances off them (planInstances). */
   private readonly draining = new Set<string>();
+  private readonly activity: Array<(appId: string) => void> = [];
   private conn: SchedulerConnection | undefined;
   private wantsOffers = true;
   private tick: TimerHandle | undefined;
@@ -80,6 +84,20 @@ export class InitController {
     return [...this.tasks.values()];
   }
 
+  task(taskId: string): AppTask | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  /** The launch delay after failures (Marathon's backoff), if one holds the app back. */
+  backoffOf(appId: string): Backoff | undefined {
+    return this.backoffs.get(appId);
+  }
+
+  /** Marathon's `DELETE /v2/queue/{app}/delay`: launches may go at once. */
+  resetBackoff(appId: string): void {
+    if (this.backoffs.delete(appId)) this.converge();
+  }
+
   lastFailure(appId: string): TaskFailure | undefined {
     return this.failures.get(appId);
   }
@@ -104,10 +122,21 @@ export class InitController {
     this.converge();
   }
 
+  /**
+   * `listener(appId)` after a status update of one of the app's tasks was applied (deployments
+   * check their progress then). Returns a function that removes the listener.
+   */
+  onActivity(listener: (appId: string) => void): () => void {
+    this.activity.push(listener);
+    return () => {
+      const i = this.activity.indexOf(listener);
+      if (i >= 0) this.activity.splice(i, 1);
+    };
+  }
+
   /** Applies planInstances to every app: kills what must go, queues launches, asks for offers. */
   converge(): void {
-    const conn = this.conn;
-    if (!conn) return;
+    if (!this.conn) return;
     const now = this.opts.clock.now();
     let wanted = 0;
     let earliestDelay: number | undefined;
@@ -115,13 +144,7 @@ export class InitController {
       if (!this.apps.has(task.appId) && !task.killRequested) this.killTask(task);
     }
     for (const [appId, { stored }] of this.apps) {
-      const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now, this.draining);
-      for (const taskId of plan.kill) this.killTask(this.tasks.get(taskId)!);
-      for (const taskId of plan.expunge) {
-        this.opts.logger.info({ event: 'init_task_expunged', appId, taskId }, 'unreachable past expungeAfterSeconds: forgotten (killed if its agent comes back)');
-        this.forget(taskId);
-      }
-      this.pending.set(appId, plan.launch);
+      const plan = this.applyPlan(appId, stored, now);
       wanted += plan.launch;
       if (plan.delayedUntil !== undefined) earliestDelay = Math.min(earliestDelay ?? Infinity, plan.delayedUntil);
     }
@@ -130,6 +153,50 @@ export class InitController {
       this.wake?.cancel();
       this.wake = this.opts.clock.setTimeout(() => this.converge(), Math.max(0, earliestDelay - now));
     }
+    this.askForOffers(wanted);
+  }
+
+  /**
+   * planInstances for one app only: after a task of it started, changed health or ended, the next
+   * move of a rolling upgrade or drain comes at once (not at the next tick) without planning all apps.
+   */
+  private convergeApp(appId: string): void {
+    const entry = this.apps.get(appId);
+    if (!this.conn || !entry) return;
+    const plan = this.applyPlan(appId, entry.stored, this.opts.clock.now());
+    // A backoff delay is left to the periodic converge, which sets the wake-up timer.
+    if (plan.delayedUntil === undefined) this.askForOffers([...this.pending.values()].reduce((a, b) => a + b, 0));
+  }
+
+  /** Kills, expunges and queues launches as planInstances says; returns the plan. */
+  private applyPlan(appId: string, stored: StoredApp, now: number): InstancePlan {
+    const plan = planInstances(stored, this.tasksOf(appId), this.backoffs.get(appId), now, this.draining);
+    for (const taskId of plan.kill) this.killTask(this.tasks.get(taskId)!);
+    this.killUnhealthy(appId, stored, now);
+    for (const taskId of plan.expunge) {
+      this.opts.logger.info({ event: 'init_task_expunged', appId, taskId }, 'unreachable past expungeAfterSeconds: forgotten (killed if its agent comes back)');
+      this.forget(taskId);
+    }
+    this.pending.set(appId, plan.launch);
+    return plan;
+  }
+
+  /** Instances past maxConsecutiveFailures are killed (and so replaced), at the rate health-kills.ts allows. */
+  private killUnhealthy(appId: string, stored: StoredApp, now: number): void {
+    const recent = (this.healthKills.get(appId) ?? []).filter((at) => now - at < DEFAULT_HEALTH_KILL_POLICY.windowMs);
+    const plan = planHealthKills(stored.app, this.tasksOf(appId), recent, now);
+    for (const taskId of plan.kill) {
+      this.opts.logger.warn({ event: 'init_health_kill', appId, taskId, heldBack: plan.held.length }, 'killing an instance that failed its health check too often');
+      this.killTask(this.tasks.get(taskId)!);
+      recent.push(now);
+    }
+    if (plan.kill.length > 0 || plan.held.length > 0) this.healthKills.set(appId, recent);
+    if (plan.held.length > 0 && plan.kill.length > 0) this.opts.logger.warn({ event: 'init_health_kills_held', appId, held: plan.held }, 'more instances fail their health checks than may be killed now; the rest wait');
+  }
+
+  private askForOffers(wanted: number): void {
+    const conn = this.conn;
+    if (!conn) return;
     if (wanted > 0 && !this.wantsOffers) {
       this.wantsOffers = true;
       void conn.revive();
@@ -227,18 +294,22 @@ export class InitController {
       return;
     }
     if (!isTerminal(status.state)) {
+      const before = { state: task.state, healthy: task.healthy };
       task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
       const wasUnreachable = task.unreachableSince !== undefined;
       if (status.state === 'TASK_UNREACHABLE') task.unreachableSince ??= status.timestamp;
       else delete task.unreachableSince;
-      // Lost, or back: a replacement may be due, or a surplus to kill.
-      if (wasUnreachable !== (task.unreachableSince !== undefined)) this.converge();
       if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = status.timestamp;
       // Health as the agent last saw it; an update without health (e.g. a bare reconciliation answer) keeps the last known.
       if (status.state === 'TASK_RUNNING') {
         if (status.healthCheckResults !== undefined) task.healthCheckResults = status.healthCheckResults;
         if (status.healthCheckResults !== undefined || status.healthy !== undefined) task.healthy = status.healthy;
       }
+      // Lost, or back: a replacement may be due, or a surplus to kill.
+      if (wasUnreachable !== (task.unreachableSince !== undefined)) this.converge();
+      // Started or changed health: an upgrade or a move may take its next step.
+      else if (before.state !== task.state || before.healthy !== task.healthy) this.convergeApp(task.appId);
+      this.notifyActivity(task.appId);
       return;
     }
     this.forget(status.taskId);
@@ -264,5 +335,16 @@ export class InitController {
       this.opts.logger.info({ event: 'task_failed_backoff', appId: task.appId, taskId: task.taskId, state: status.state, failures: backoff.failures, delayMs: backoff.notBefore - this.opts.clock.now() }, 'task ended; relaunch delayed');
     }
     this.converge();
+    this.notifyActivity(task.appId);
+  }
+
+  private notifyActivity(appId: string): void {
+    for (const listener of [...this.activity]) {
+      try {
+        listener(appId);
+      } catch (err) {
+        this.opts.logger.error({ event: 'init_activity_listener_failed', appId, err }, 'an activity listener threw');
+      }
+    }
   }
 }

@@ -44,18 +44,25 @@ export interface AppInfoInput {
   embedTasks: boolean;
 }
 
-export function marathonApp(input: AppInfoInput): Record<string, unknown> {
-  const { stored, tasks } = input;
-  const live = tasks.filter((t) => !t.killRequested || t.state === 'TASK_KILLING');
-  // Tasks of unknown health count neither way; an app without checks reports 0/0, as Marathon does.
-  const checked = (stored.app.healthChecks?.length ?? 0) > 0 ? live : [];
-  const out: Record<string, unknown> = {
+/** Marathon's App JSON of a definition with its version, without status (GET /v2/apps/{id}/versions/{version}). */
+export function marathonAppDefinition(stored: StoredApp): Record<string, unknown> {
+  return {
     ...stored.app,
     ports: stored.app.portDefinitions.map((p) => p.port),
     // Marathon always shows the field, [] when there are none; each constraint as given.
     constraints: stored.app.constraints ?? [],
     version: stored.version,
     versionInfo: { lastScalingAt: stored.lastScalingAt, lastConfigChangeAt: stored.lastConfigChangeAt },
+  };
+}
+
+export function marathonApp(input: AppInfoInput): Record<string, unknown> {
+  const { stored, tasks } = input;
+  const live = tasks.filter((t) => !t.killRequested || t.state === 'TASK_KILLING');
+  // Tasks of unknown health count neither way; an app without checks reports 0/0, as Marathon does.
+  const checked = (stored.app.healthChecks?.length ?? 0) > 0 ? live : [];
+  const out: Record<string, unknown> = {
+    ...marathonAppDefinition(stored),
     tasksStaged: live.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
     tasksRunning: live.filter((t) => t.state === 'TASK_RUNNING').length,
     tasksHealthy: checked.filter((t) => t.healthy === true).length,

@@ -1,6 +1,8 @@
 // Pure decisions of the init controller: how many instances to start and which tasks to stop
 // for one app (including moving it off draining agents), and how long to hold launches back after
 // failures.
+import { upgradeStrategyOf } from './app';
+import { planRollingUpgrade, type RollingHealth, type RollingTask } from './rolling';
 import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppTask, type Backoff, type StoredApp } from './types';
 
 export interface InstancePlan {
@@ -51,11 +53,11 @@ function leavingKills(app: AppDefinition, leaving: readonly AppTask[], staying: 
 }
 
 /**
- * Converges one app on its instance count. Tasks of an outdated config are replaced start-first:
- * new tasks launch, and old ones are killed only while enough new ones are RUNNING to keep
- * `instances` running in total. Tasks on a `draining` agent (agent ids) are moved start-first too:
- * each is replaced (elsewhere: a draining agent is offered to nobody) and killed only while the
- * rest keeps `instances` ready — RUNNING, and healthy when the app has health checks.
+ * Converges one app on its instance count. Tasks of an outdated config are replaced by the rolling
+ * upgrade of rolling.ts (the app's upgradeStrategy: a healthy floor, a total ceiling). Tasks on a
+ * `draining` agent (agent ids) are moved start-first: each is replaced (elsewhere: a draining agent
+ * is offered to nobody) and killed only while the rest keeps `instances` ready — RUNNING, and
+ * healthy when the app has health checks.
  */
 export function planInstances(stored: StoredApp, tasks: readonly AppTask[], backoff: Backoff | undefined, now: number, draining: ReadonlySet<string> = NO_AGENTS): InstancePlan {
   const app = stored.app;
@@ -77,17 +79,35 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
   }
   kill.push(...leavingKills(app, leaving, staying.filter((t) => !kill.includes(t.taskId))));
 
-  const currentRunning = staying.filter((t) => t.state === 'TASK_RUNNING' && !kill.includes(t.taskId)).length;
-  const outdatedOrder = [...outdated].sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING') || a.stagedAt - b.stagedAt);
-  const outdatedRunning = outdated.filter((t) => t.state === 'TASK_RUNNING').length;
-  const notRunningOutdated = outdated.length - outdatedRunning;
-  const killableRunning = Math.max(0, Math.min(outdatedRunning, currentRunning + outdatedRunning - app.instances));
-  kill.push(...outdatedOrder.slice(0, notRunningOutdated + killableRunning).map((t) => t.taskId));
+  let launch = Math.max(0, app.instances - staying.length);
+  // An upgrade runs while old tasks live or are still being killed: until they end they count.
+  // Current tasks leaving a draining agent are moved by the rule above and count neither way: were
+  // they counted healthy, an old task elsewhere could go for an instance that is about to leave.
+  const dying = tasks.filter((t) => t.killRequested && t.state !== 'TASK_UNREACHABLE');
+  if (outdated.length > 0 || dying.some((t) => t.configVersion !== stored.lastConfigChangeAt)) {
+    const rolling = planRollingUpgrade({
+      instances: app.instances,
+      strategy: upgradeStrategyOf(app),
+      old: outdated.map((t) => rollingTask(app, t)),
+      fresh: staying.filter((t) => !kill.includes(t.taskId)).map((t) => rollingTask(app, t)),
+      dying: dying.length + kill.filter((id) => staying.some((t) => t.taskId === id)).length,
+      missing: launch,
+    });
+    kill.push(...rolling.kill);
+    launch = rolling.launch;
+  }
 
-  const missing = Math.max(0, app.instances - staying.length);
-  const held = backoff !== undefined && backoff.notBefore > now && missing > 0;
+  const held = backoff !== undefined && backoff.notBefore > now && launch > 0;
   const expunge = tasks.filter((t) => expired(app, t, now)).map((t) => t.taskId);
-  return { launch: held ? 0 : missing, kill, expunge, delayedUntil: held ? backoff.notBefore : undefined };
+  return { launch: held ? 0 : launch, kill, expunge, delayedUntil: held ? backoff.notBefore : undefined };
+}
+
+/** A task as the rolling upgrade sees it; an unknown state (init restarted) or health may still serve. */
+function rollingTask(app: AppDefinition, t: AppTask): RollingTask {
+  let health: RollingHealth = 'down';
+  if (ready(app, t)) health = 'healthy';
+  else if (t.state === 'TASK_UNKNOWN' || t.state === 'TASK_UNREACHABLE' || (t.state === 'TASK_RUNNING' && t.healthy === undefined)) health = 'unknown';
+  return { taskId: t.taskId, health, stagedAt: t.stagedAt };
 }
 
 /** Marathon's launch backoff: backoffSeconds × backoffFactor^(failures−1), capped at maxLaunchDelaySeconds. */

@@ -1,11 +1,14 @@
 // Marathon's /v2 routes over the init framework. App ids contain slashes, so app routes match a
-// wildcard and split off a trailing `/tasks` themselves.
+// wildcard and split off a trailing `/tasks` or `/versions[/{version}]` (version-routes.ts) themselves.
 import type { FastifyInstance } from 'fastify';
 import { CorralError } from '../shared/errors';
 import type { AppService } from './app-service';
+import type { AppVersions } from './app-versions';
 import type { InitController } from './controller';
-import { marathonApp, marathonTask, marathonTasksText } from './marathon-json';
+import { changeOptions, dryRunAnswer, type ChangeQuery } from './deployment-routes';
+import { marathonApp, marathonAppDefinition, marathonTask, marathonTasksText } from './marathon-json';
 import type { StoredApp } from './types';
+import { answerVersionsRequest, versionsRequest } from './version-routes';
 
 export interface MarathonInfo {
   version: string;
@@ -13,12 +16,13 @@ export interface MarathonInfo {
   frameworkId: () => string | undefined;
 }
 
-export function registerMarathonRoutes(server: FastifyInstance, apps: AppService, controller: InitController, info: MarathonInfo): void {
+export function registerMarathonRoutes(server: FastifyInstance, apps: AppService, controller: InitController, info: MarathonInfo, versions: AppVersions): void {
   const appJson = (stored: StoredApp, embedTasks: boolean) =>
     marathonApp({
       stored,
       tasks: controller.tasksOf(stored.app.id),
-      deploymentId: apps.activeDeployment(stored.app.id),
+      // One deployment per app at most: a forced change supersedes the one in progress.
+      deploymentId: apps.deploymentsOf(stored.app.id)[0],
       lastTaskFailure: controller.lastFailure(stored.app.id),
       embedTasks,
     });
@@ -29,14 +33,18 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     return { apps: list.map((s) => appJson(s, embed.includes('apps.tasks') || embed.includes('app.tasks'))) };
   });
 
-  server.post('/v2/apps', async (req, reply) => {
-    const { stored, deploymentId } = await apps.create(req.body);
+  server.post<{ Querystring: ChangeQuery }>('/v2/apps', async (req, reply) => {
+    const result = await apps.create(req.body, changeOptions(req.query));
+    const { stored, deploymentId } = result;
+    if (result.dryRun) return dryRunAnswer(result, marathonAppDefinition(stored));
     void reply.code(201).header('Location', `/v2/apps${stored.app.id}`).header('Marathon-Deployment-Id', deploymentId);
     return { ...appJson(stored, false), deployments: [{ id: deploymentId }] };
   });
 
   server.get<{ Params: { '*': string }; Querystring: { status?: string } }>('/v2/apps/*', async (req, reply) => {
     const path = req.params['*'];
+    const versionsReq = versionsRequest(path);
+    if (versionsReq) return answerVersionsRequest(versionsReq, versions);
     if (path.endsWith('/tasks') || path === 'tasks') {
       const stored = apps.get(path.replace(/\/?tasks$/, ''));
       const tasks = controller.tasksOf(stored.app.id);
@@ -48,9 +56,11 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     return { app: appJson(apps.get(path), true) };
   });
 
-  server.put<{ Params: { '*': string }; Querystring: { partialUpdate?: string; force?: string } }>('/v2/apps/*', async (req, reply) => {
+  server.put<{ Params: { '*': string }; Querystring: { partialUpdate?: string } & ChangeQuery }>('/v2/apps/*', async (req, reply) => {
     const partial = req.query.partialUpdate !== 'false';
-    const { stored, deploymentId, created } = await apps.update(req.params['*'], req.body, partial);
+    const result = await apps.update(req.params['*'], req.body, partial, changeOptions(req.query));
+    const { stored, deploymentId, created } = result;
+    if (result.dryRun) return dryRunAnswer(result, marathonAppDefinition(stored));
     if (created) {
       void reply.code(201).header('Location', `/v2/apps${stored.app.id}`).header('Marathon-Deployment-Id', deploymentId);
       return { ...appJson(stored, false), deployments: [{ id: deploymentId }] };
@@ -59,7 +69,21 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     return { deploymentId, version: stored.version };
   });
 
-  server.delete<{ Params: { '*': string } }>('/v2/apps/*', async (req) => apps.remove(req.params['*']));
+  server.delete<{ Params: { '*': string }; Querystring: ChangeQuery }>('/v2/apps/*', async (req, reply) => {
+    const { deploymentId, plan } = await apps.remove(req.params['*'], { ...changeOptions(req.query), dryRun: false });
+    void reply.header('Marathon-Deployment-Id', deploymentId);
+    return { deploymentId, version: plan.version };
+  });
+
+  // Marathon's restart: every instance is replaced, by the app's upgradeStrategy.
+  server.post<{ Params: { '*': string }; Querystring: ChangeQuery }>('/v2/apps/*', async (req, reply) => {
+    const path = req.params['*'];
+    if (!/(^|\/)restart$/.test(path)) throw new CorralError('NOT_FOUND', `No route POST /v2/apps/${path}`);
+    const result = await apps.restart(path.replace(/\/?restart$/, ''), changeOptions(req.query));
+    if (result.dryRun) return dryRunAnswer(result, marathonAppDefinition(result.stored));
+    void reply.header('Marathon-Deployment-Id', result.deploymentId);
+    return { deploymentId: result.deploymentId, version: result.stored.version };
+  });
 
   server.get<{ Querystring: { status?: string } }>('/v2/tasks', async (req) => {
     const wanted = req.query.status ? `TASK_${req.query.status.toUpperCase()}` : undefined;

@@ -61,8 +61,29 @@ export interface AppDefinition {
   unreachableStrategy?: UnreachableStrategy;
   /** Marathon's placement constraints, as given (src/init/constraints.ts); absent: none. */
   constraints?: AppConstraint[];
+  /** How a restart replaces instances; absent in apps stored before it was filled: Marathon's default. */
+  upgradeStrategy?: UpgradeStrategy;
+  /** Absolute ids of the apps this one depends on: deployments start and update them first, stop them last. */
+  dependencies?: string[];
   [extra: string]: unknown;
 }
+
+/**
+ * Marathon's upgradeStrategy: during a restart at least ⌈instances × minimumHealthCapacity⌉ instances
+ * stay healthy and at most instances × (1 + maximumOverCapacity) run in total (both ratios 0..1).
+ */
+export interface UpgradeStrategy {
+  minimumHealthCapacity: number;
+  maximumOverCapacity: number;
+  /**
+   * Corral extension: seconds after which a deployment of this app that has not finished rolls
+   * back by itself to the previous definition; absent: never (Marathon's behaviour).
+   */
+  deadlineSeconds?: number;
+}
+
+/** Marathon's defaults: replace one instance at a time over capacity, never below `instances` healthy. */
+export const DEFAULT_UPGRADE_STRATEGY: UpgradeStrategy = Object.freeze({ minimumHealthCapacity: 1, maximumOverCapacity: 1 });
 
 export const CONSTRAINT_OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER', 'IS'] as const;
 export type ConstraintOperator = (typeof CONSTRAINT_OPERATORS)[number];
@@ -127,3 +148,37 @@ export interface Backoff {
   /** ms since epoch; no launch for the app before this. */
   notBefore: number;
 }
+
+/** Marathon's deployment actions. KillAllOldTasksOf is not needed: a restart replaces old tasks itself. */
+export type DeploymentActionType = 'StartApplication' | 'StopApplication' | 'ScaleApplication' | 'RestartApplication';
+
+export interface DeploymentAction {
+  action: DeploymentActionType;
+  /** The app id. */
+  app: string;
+}
+
+/** The actions of a step run at once; the next step starts when all of them are done. */
+export interface DeploymentStep {
+  actions: DeploymentAction[];
+}
+
+/** One app's part of a change: before (absent: created) and after (absent: removed). */
+export interface AppChange {
+  appId: string;
+  original: StoredApp | undefined;
+  target: StoredApp | undefined;
+}
+
+/** What a deployment will do, decided before anything is written (also the `--dry-run` answer). */
+export interface DeploymentPlan {
+  id: string;
+  /** ISO 8601: the version of the change. */
+  version: string;
+  affectedApps: string[];
+  steps: DeploymentStep[];
+  changes: AppChange[];
+}
+
+/** How a deployment ended (the `status` of a finished one in the native API). */
+export type DeploymentOutcome = 'succeeded' | 'stopped' | 'rolled-back' | 'superseded';

@@ -15,8 +15,11 @@ export const ERROR_CATALOGUE = {
   UNAUTHORIZED: { status: 401, summary: 'The bearer token is missing or wrong.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
   APP_NOT_FOUND: { status: 404, summary: 'No app has this id.' },
+  APP_VERSION_NOT_FOUND: { status: 404, summary: 'The app exists but keeps no version with this timestamp.' },
   APP_EXISTS: { status: 409, summary: 'An app with this id already exists.' },
   APP_LOCKED: { status: 409, summary: 'Another deployment is changing this app; retry or use force.' },
+  DEPLOYMENT_NOT_FOUND: { status: 404, summary: 'No deployment in progress has this id.' },
+  DEPLOYMENT_FAILED: { status: 409, summary: 'The deployment `corral deployment watch` followed ended without success (CLI only).' },
   TASK_NOT_FOUND: { status: 404, summary: 'No task has this id.' },
   AGENT_NOT_FOUND: { status: 404, summary: 'No agent has this id.' },
   NODE_AMBIGUOUS: { status: 400, summary: 'A node id prefix or hostname given to the CLI matches more than one node.' },
@@ -49,17 +52,20 @@ export class CorralError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: ErrorDetail[] | undefined;
+  /** More fields of the error body, where a compatible API has them (Marathon's `deployments` of APP_LOCKED). */
+  readonly extra: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: ErrorDetail[]) {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[], extra?: Record<string, unknown>) {
     super(message);
     this.name = 'CorralError';
     this.code = code;
     this.status = ERROR_CATALOGUE[code].status;
     this.details = details;
+    this.extra = extra;
   }
 
-  toJSON(): { message: string; code: ErrorCode; details?: ErrorDetail[] } {
-    return this.details ? { message: this.message, code: this.code, details: this.details } : { message: this.message, code: this.code };
+  toJSON(): { message: string; code: ErrorCode; details?: ErrorDetail[] } & Record<string, unknown> {
+    return { ...this.extra, message: this.message, code: this.code, ...(this.details ? { details: this.details } : {}) };
   }
 }
 
@@ -73,7 +79,14 @@ export const errors = {
   validation: (details: ErrorDetail[]) => new CorralError('VALIDATION_FAILED', 'Object is not valid', details),
   unauthorized: () => new CorralError('UNAUTHORIZED', 'Missing or invalid bearer token. Send "Authorization: Bearer <token>"; the token is in <data-dir>/admin.token.'),
   appNotFound: (id: string) => new CorralError('APP_NOT_FOUND', `App '${id}' does not exist`),
+  appVersionNotFound: (id: string, version: string) => new CorralError('APP_VERSION_NOT_FOUND', `App '${id}' does not exist in version ${version}`),
   appExists: (id: string) => new CorralError('APP_EXISTS', `An app with id [${id}] already exists.`),
+  /** Marathon's AppLockedException, word for word (the placeholder included), with the ids in `deployments`. */
+  appLocked: (deploymentIds: readonly string[]) =>
+    new CorralError('APP_LOCKED', "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.", undefined, {
+      deployments: deploymentIds.map((id) => ({ id })),
+    }),
+  deploymentNotFound: (id: string) => new CorralError('DEPLOYMENT_NOT_FOUND', `DeploymentPlan ${id} does not exist`),
   taskNotFound: (id: string) => new CorralError('TASK_NOT_FOUND', `Task '${id}' does not exist`),
   agentNotFound: (id: string) => new CorralError('AGENT_NOT_FOUND', `Agent '${id}' does not exist`),
   revisionConflict: (key: string, expected: number, actual: number) =>

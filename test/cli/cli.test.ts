@@ -45,6 +45,8 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
     },
     updateApp: record('updateApp', { deploymentId: 'dep-2', version: 'v2' }),
     deleteApp: record('deleteApp', { deploymentId: 'dep-3', version: 'v3' }),
+    appVersions: record('appVersions', { versions: ['v2', 'v1'] }),
+    rollbackApp: record('rollbackApp', { deploymentId: 'dep-4', version: 'v4' }),
     appTasks: record('appTasks', { tasks: [] }),
     listTasks: record('listTasks', { tasks }),
     getTask: record('getTask', { task: tasks[0]! }),
@@ -62,6 +64,13 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
       return { node: { ...nodes.find((n) => n.id === id)!, status: 'draining', drainingSince: new Date(NOW).toISOString(), drainDeadline: deadline } };
     },
     undrainNode: record('undrainNode', { node: { ...nodes[1]!, status: 'alive' } }),
+    // Deployments have their own tests (test/cli/deployment.test.ts).
+    planApp: record('planApp', undefined as never),
+    planAppUpdate: record('planAppUpdate', undefined as never),
+    restartApp: record('restartApp', { deploymentId: 'dep-5', version: 'v5' }),
+    listDeployments: record('listDeployments', []),
+    getDeployment: record('getDeployment', undefined as never),
+    rollbackDeployment: record('rollbackDeployment', undefined),
     ...over,
   };
   const full: CliDeps = {

@@ -44,6 +44,8 @@ t.test('validateApp fills Marathon defaults and keeps what is given', async (t) 
     backoffFactor: 1.15,
     maxLaunchDelaySeconds: 300,
     unreachableStrategy: { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 },
+    upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
+    dependencies: [],
   });
 
   const given = {
@@ -64,6 +66,8 @@ t.test('validateApp fills Marathon defaults and keeps what is given', async (t) 
     maxLaunchDelaySeconds: 0,
     taskKillGracePeriodSeconds: 5,
     unreachableStrategy: 'disabled',
+    upgradeStrategy: { minimumHealthCapacity: 0, maximumOverCapacity: 0, deadlineSeconds: 30 },
+    dependencies: ['/shop/db'],
   };
   t.same(validateApp(given), given, 'every given value is kept, 0 included');
 });
@@ -301,7 +305,7 @@ t.test('planInstances: scaling, kill selection, backoff', async (t) => {
   }
 });
 
-t.test('planInstances: an outdated config is replaced start-first', async (t) => {
+t.test('planInstances: an outdated config is replaced by the rolling upgrade (default strategy: start-first)', async (t) => {
   const NOW = 10_000;
   const cases: Array<[string, number, AppTask[], Backoff | undefined, InstancePlan]> = [
     ['new config: launch all new, keep the old running', 2, [old('o1', 1), old('o2', 2)], undefined, { launch: 2, kill: [], expunge: [], delayedUntil: undefined }],
@@ -310,7 +314,8 @@ t.test('planInstances: an outdated config is replaced start-first', async (t) =>
     ['all new running: kill every old one', 2, [old('o1', 1), old('o2', 2), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
     ['old tasks not running are killed at once', 2, [old('o1', 1), old('o2', 2, 'TASK_STAGING')], undefined, { launch: 2, kill: ['o2'], expunge: [], delayedUntil: undefined }],
     ['old not-running go before old running', 1, [old('o1', 1), old('o2', 2, 'TASK_STARTING'), fresh('n1', 5)], undefined, { launch: 0, kill: ['o2', 'o1'], expunge: [], delayedUntil: undefined }],
-    ['more old than instances: surplus old ones go at once', 1, [old('o1', 1), old('o2', 2), old('o3', 3)], undefined, { launch: 1, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
+    ['more old than instances: surplus old ones go at once; launches wait for room', 1, [old('o1', 1), old('o2', 2), old('o3', 3)], undefined, { launch: 0, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
+    ['the surplus gone: the new one starts', 1, [old('o3', 3)], undefined, { launch: 1, kill: [], expunge: [], delayedUntil: undefined }],
     ['scaled to zero: every old one goes', 0, [old('o1', 1), old('o2', 2)], undefined, { launch: 0, kill: ['o1', 'o2'], expunge: [], delayedUntil: undefined }],
     ['backoff holds the new ones and keeps the old', 2, [old('o1', 1), old('o2', 2)], { failures: 1, notBefore: 20_000 }, { launch: 0, kill: [], expunge: [], delayedUntil: 20_000 }],
     ['too many new ones and old ones: scale-down and replacement together', 1, [old('o1', 1), fresh('n1', 5), fresh('n2', 6)], undefined, { launch: 0, kill: ['n2', 'o1'], expunge: [], delayedUntil: undefined }],

@@ -99,6 +99,10 @@ async function route(req: IncomingMessage, res: ServerResponse, body: string, fo
     case 'PUT /v2/apps/shop/web':
     case 'DELETE /v2/apps/shop/web':
       return send(res, 200, { deploymentId: 'dep-2', version: '2026-01-02T00:00:00.000Z' });
+    case 'GET /v2/apps/shop/web/versions':
+      return send(res, 200, { versions: ['2026-01-02T00:00:00.000Z', webApp.version] });
+    case `GET /v2/apps/shop/web/versions/${encodeURIComponent(webApp.version)}`:
+      return send(res, 200, webApp);
     case 'GET /v2/apps/shop/web/tasks':
       return send(res, 200, { tasks: [{ id: 'shop_web.1', appId: '/shop/web', host: 'node-a', ports: [10001], state: 'TASK_RUNNING' }] });
     case 'GET /api/v1/tasks':

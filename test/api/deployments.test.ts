@@ -1,0 +1,256 @@
+// Deployments through the /v2 API (inject) over the real controller, a master with a fake agent
+// and a fake clock: every change is a deployment with Marathon's shape and events, one per app
+// unless forced (Marathon's 409 body), DELETE rolls back (or with force only stops), a deadline rolls
+// back by itself, a dry run plans without writing.
+import t, { type Test } from 'tap';
+import { createApiServer } from '../../src/api/server';
+import { AppRepo } from '../../src/init/app-repo';
+import { AppService } from '../../src/init/app-service';
+import { AppVersions } from '../../src/init/app-versions';
+import { InitController } from '../../src/init/controller';
+import type { DeploymentEvent } from '../../src/init/deployment-json';
+import { registerDeploymentRoutes } from '../../src/init/deployment-routes';
+import { Deployments } from '../../src/init/deployments';
+import { registerMarathonRoutes } from '../../src/init/routes';
+import { inProcessTransport } from '../../src/kernel/sdk/in-process';
+import type { TaskInfo } from '../../src/kernel/types';
+import { silentLogger } from '../../src/shared/logger';
+import { createMetrics } from '../../src/shared/metrics';
+import { MemoryStore } from '../../src/store/memory';
+import { drainHarness } from '../kernel/master/helpers/drain-harness';
+
+const TOKEN = 'test-token';
+const CHECK = [{ protocol: 'COMMAND', command: { value: 'true' }, gracePeriodSeconds: 0, intervalSeconds: 2, timeoutSeconds: 1 }];
+const web = { id: '/web', cmd: 'serve', instances: 2, cpus: 0.1, mem: 16, env: { V: '1' }, healthChecks: CHECK, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0.5 } };
+
+async function harness(t: Test) {
+  const h = drainHarness(t, { allocationIntervalMs: 1000 });
+  const agent = h.addAgent('a1');
+  const store = new MemoryStore();
+  const repo = new AppRepo(store);
+  const controller = new InitController({ repo, transport: inProcessTransport(h.master), clock: h.clock, logger: silentLogger(), tickMs: 1000 });
+  await controller.start();
+  const deployments = new Deployments({ controller, clock: h.clock, logger: silentLogger() });
+  deployments.start();
+  const apps = new AppService(repo, controller, h.clock, deployments);
+  const events: DeploymentEvent[] = [];
+  deployments.onEvent((e) => events.push(e));
+  const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
+  const server = createApiServer({
+    token: TOKEN,
+    logger: silentLogger(),
+    metrics: createMetrics({ processMetrics: false }),
+    routes: [(s) => registerMarathonRoutes(s, apps, controller, { version: 'test', leaderUrl: 'http://127.0.0.1:8080', frameworkId: () => controller.frameworkId() }, versions), (s) => registerDeploymentRoutes(s, apps, deployments)],
+  });
+  t.teardown(async () => {
+    deployments.stop();
+    await controller.stop();
+    await server.close();
+  });
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
+    server.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+
+  const answered = new Set<string>();
+  let updates = 0;
+  /**
+   * One round: offers go out, init launches; the agent answers every launch RUNNING with the health
+   * `healthOf` gives it (by the task's V env var) and every kill KILLED.
+   */
+  const round = async (healthOf: (v: string | undefined) => boolean | undefined = () => true) => {
+    for (let i = 0; i < 4; i++) await h.settle(i === 0 ? 1000 : 0);
+    for (const k of agent.killed) {
+      if (answered.has(`${k.taskId}:killed`)) continue;
+      answered.add(`${k.taskId}:killed`);
+      h.agentUpdate(agent.launched.find((l) => l.taskId === k.taskId)!, 'TASK_KILLED');
+    }
+    for (const task of agent.launched) {
+      if (answered.has(task.taskId) || answered.has(`${task.taskId}:killed`)) continue;
+      answered.add(task.taskId);
+      const healthy = healthOf((task as TaskInfo).command.environment?.V);
+      h.agentUpdate(task, 'TASK_RUNNING', { uuid: `u${updates++}`, ...(healthy === undefined ? {} : { healthy }) });
+    }
+    for (let i = 0; i < 4; i++) await h.settle(0);
+  };
+  const live = (appId: string) => controller.tasksOf(appId);
+  const listed = async () => (await call('GET', '/v2/deployments')).json() as Array<Record<string, unknown>>;
+  return { ...h, agent, store, controller, deployments, apps, events, call, round, live, listed };
+}
+
+t.test('creating an app is a deployment: Marathon’s shape, done once every instance is healthy, events in order', async (t) => {
+  const h = await harness(t);
+  const created = await h.call('POST', '/v2/apps', web);
+  t.equal(created.statusCode, 201);
+  const id = created.json().deployments[0].id as string;
+  t.equal(created.headers['marathon-deployment-id'], id);
+  t.same(await h.listed(), [
+    {
+      id,
+      version: created.json().version,
+      affectedApps: ['/web'],
+      affectedPods: [],
+      steps: [{ actions: [{ action: 'StartApplication', app: '/web' }] }, { actions: [{ action: 'ScaleApplication', app: '/web' }] }],
+      currentActions: [{ action: 'ScaleApplication', app: '/web', readinessCheckResults: [] }],
+      currentStep: 2,
+      totalSteps: 2,
+    },
+  ]);
+  t.same((await h.call('GET', '/v2/apps/web')).json().app.deployments, [{ id }], 'the app names its deployment');
+  await h.round(() => undefined);
+  t.equal((await h.listed()).length, 1, 'running but not yet healthy: still deploying');
+  const health = (healthy: boolean, n: number) => {
+    for (const task of h.agent.launched) h.agentUpdate(task, 'TASK_RUNNING', { healthy, uuid: `h${n}-${task.taskId}` });
+  };
+  health(true, 1);
+  await h.settle(0);
+  t.same(await h.listed(), [], 'every instance healthy: done');
+  t.same((await h.call('GET', '/v2/apps/web')).json().app.deployments, []);
+  t.match((await h.call('GET', `/api/v1/deployments/${id}`)).json().deployment, { id, status: 'succeeded', finishedAt: String, reason: null });
+  t.same(
+    h.events.map((e) => `${e.eventType}${e.currentStep ? ':' + (e.currentStep as { actions: Array<{ action: string }> }).actions[0]!.action : ''}`),
+    ['deployment_info:StartApplication', 'deployment_step_success:StartApplication', 'deployment_info:ScaleApplication', 'deployment_step_success:ScaleApplication', 'deployment_success'],
+  );
+  t.match(h.events[0], { eventType: 'deployment_info', timestamp: String, plan: { id, original: { apps: [] }, target: { apps: [{ id: '/web', instances: 2 }] }, steps: Array } });
+  t.match(h.events[4], { eventType: 'deployment_success', id, plan: { id } });
+});
+
+async function deployed(t: Test) {
+  const h = await harness(t);
+  await h.call('POST', '/v2/apps', web);
+  await h.round();
+  await h.round();
+  t.same(await h.listed(), [], 'the app is deployed');
+  h.events.splice(0);
+  return h;
+}
+
+t.test('one deployment per app: 409 with Marathon’s body, nothing written; force supersedes', async (t) => {
+  const h = await deployed(t);
+  const put = await h.call('PUT', '/v2/apps/web', { env: { V: '2' } });
+  t.equal(put.statusCode, 200);
+  const first = put.json().deploymentId as string;
+  t.match(await h.listed(), [{ id: first, steps: [{ actions: [{ action: 'RestartApplication', app: '/web' }] }] }]);
+  const revision = await h.store.revision();
+  for (const [method, url, body] of [
+    ['PUT', '/v2/apps/web', { instances: 3 }],
+    ['PUT', '/v2/apps/web?dryRun=true', { instances: 3 }],
+    ['POST', '/v2/apps/web/restart', undefined],
+    ['DELETE', '/v2/apps/web', undefined],
+  ] as const) {
+    const locked = await h.call(method, url, body);
+    t.equal(locked.statusCode, 409, `${method} ${url} is refused`);
+    t.same(locked.json(), {
+      message: "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+      code: 'APP_LOCKED',
+      deployments: [{ id: first }],
+    });
+  }
+  t.equal(await h.store.revision(), revision, 'nothing was written');
+  const forced = await h.call('PUT', '/v2/apps/web?force=true', { env: { V: '3' } });
+  t.equal(forced.statusCode, 200, 'force supersedes');
+  const second = forced.json().deploymentId as string;
+  t.same((await h.listed()).map((d) => d.id), [second], 'only the new one is in progress');
+  t.match((await h.call('GET', `/api/v1/deployments/${first}`)).json().deployment, { status: 'superseded', replacedBy: second });
+  t.match(h.events.find((e) => e.eventType === 'deployment_failed'), { id: first, reason: `superseded by deployment ${second}` });
+  for (let i = 0; i < 6; i++) await h.round();
+  t.same(await h.listed(), [], 'the forced deployment finishes');
+  t.ok(h.live('/web').every((x) => x.state === 'TASK_RUNNING' && x.healthy === true) && h.live('/web').length === 2, 'two healthy instances of V3');
+  t.equal((await h.call('GET', '/v2/apps/web')).json().app.env.V, '3');
+});
+
+t.test('DELETE /v2/deployments/{id} rolls back: the old instances stay, the new ones go', async (t) => {
+  const h = await deployed(t);
+  const oldTasks = h.live('/web').map((x) => x.taskId).sort();
+  const put = await h.call('PUT', '/v2/apps/web', { env: { V: 'broken' } });
+  const id = put.json().deploymentId as string;
+  for (let i = 0; i < 3; i++) await h.round((v) => (v === 'broken' ? false : true));
+  t.equal(h.live('/web').filter((x) => !x.killRequested).length, 3, 'one new instance beside the two old (maximumOverCapacity 0.5)');
+  t.same(h.live('/web').filter((x) => x.healthy === true).map((x) => x.taskId).sort(), oldTasks, 'minimumHealthCapacity 1: no old instance was killed');
+  const rollback = await h.call('DELETE', `/v2/deployments/${id}`);
+  t.equal(rollback.statusCode, 200);
+  const back = rollback.json() as { deploymentId: string; version: string };
+  t.match(back, { deploymentId: String, version: String });
+  t.equal(rollback.headers['marathon-deployment-id'], back.deploymentId);
+  t.match(await h.listed(), [{ id: back.deploymentId, steps: [{ actions: [{ action: 'RestartApplication', app: '/web' }] }] }]);
+  const app = (await h.call('GET', '/v2/apps/web')).json().app;
+  t.equal(app.env.V, '1', 'the definition is back');
+  t.equal(app.version, back.version, 'as a new version');
+  for (let i = 0; i < 3; i++) await h.round();
+  t.same(await h.listed(), [], 'the rollback finished at once: the old instances are current again');
+  t.same(h.live('/web').map((x) => x.taskId).sort(), oldTasks, 'the very same old instances, the new one is gone');
+  t.match((await h.call('GET', `/api/v1/deployments/${id}`)).json().deployment, { status: 'rolled-back', reason: 'rolled back on request', replacedBy: back.deploymentId });
+  t.match((await h.call('GET', `/api/v1/deployments/${back.deploymentId}`)).json().deployment, { status: 'succeeded', rollbackOf: id });
+  const unknown = await h.call('DELETE', '/v2/deployments/nope');
+  t.equal(unknown.statusCode, 404);
+  t.same(unknown.json(), { message: 'DeploymentPlan nope does not exist', code: 'DEPLOYMENT_NOT_FOUND' });
+});
+
+t.test('DELETE ?force=true only stops the deployment: 202, the app keeps its new definition', async (t) => {
+  const h = await deployed(t);
+  const id = (await h.call('PUT', '/v2/apps/web', { env: { V: '2' } })).json().deploymentId as string;
+  const stopped = await h.call('DELETE', `/v2/deployments/${id}?force=true`);
+  t.equal(stopped.statusCode, 202);
+  t.equal(stopped.body, '');
+  t.same(await h.listed(), []);
+  t.equal((await h.call('GET', '/v2/apps/web')).json().app.env.V, '2');
+  t.match((await h.call('GET', `/api/v1/deployments/${id}`)).json().deployment, { status: 'stopped', reason: 'stopped on request' });
+  t.equal((await h.call('PUT', '/v2/apps/web', { instances: 3 })).statusCode, 200, 'the app is no longer locked');
+});
+
+t.test('a deployment past its deadline rolls back by itself', async (t) => {
+  const h = await deployed(t);
+  const put = await h.call('PUT', '/v2/apps/web', { env: { V: 'broken' }, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0.5, deadlineSeconds: 10 } });
+  const id = put.json().deploymentId as string;
+  t.match(await h.listed(), [{ id, deadline: new Date(h.clock.now() + 10_000).toISOString() }]);
+  for (let i = 0; i < 9; i++) await h.round((v) => (v === 'broken' ? false : true));
+  t.match(await h.listed(), [{ id }], 'still in progress before the deadline');
+  for (let i = 0; i < 3; i++) await h.round((v) => (v === 'broken' ? false : true));
+  const finished = (await h.call('GET', `/api/v1/deployments/${id}`)).json().deployment;
+  t.match(finished, { status: 'rolled-back', reason: 'deadline passed (10 s)', replacedBy: String });
+  t.match(h.events.find((e) => e.eventType === 'deployment_failed'), { id, reason: 'deadline passed (10 s)' });
+  t.equal((await h.call('GET', '/v2/apps/web')).json().app.env.V, '1', 'the previous definition is back');
+  for (let i = 0; i < 3; i++) await h.round();
+  t.same(await h.listed(), [], 'the rollback (which has no deadline of its own) finished');
+  const left = h.live('/web');
+  t.equal(left.length, 2);
+  t.ok(left.every((x) => x.healthy === true), 'two healthy instances of the old version');
+  t.match((await h.call('GET', `/api/v1/deployments/${finished.replacedBy}`)).json().deployment, { status: 'succeeded', rollbackOf: id, deadline: undefined });
+});
+
+t.test('dry run: the plan and the rolling bounds, nothing written; restart and remove are deployments', async (t) => {
+  const h = await deployed(t);
+  const revision = await h.store.revision();
+  const dry = await h.call('PUT', '/v2/apps/web?dryRun=true', { env: { V: '2' }, instances: 4 });
+  t.equal(dry.statusCode, 200);
+  t.match(dry.json(), {
+    dryRun: true,
+    affectedApps: ['/web'],
+    steps: [{ actions: [{ action: 'RestartApplication', app: '/web' }] }],
+    totalSteps: 1,
+    app: { id: '/web', instances: 4, env: { V: '2' } },
+    rolling: [{ app: '/web', instances: 4, minimumHealthy: 4, maximumTotal: 6, deadlineSeconds: null }],
+  });
+  const dryCreate = await h.call('POST', '/v2/apps?dryRun=true', { id: '/other', cmd: 'x' });
+  t.equal(dryCreate.statusCode, 200);
+  t.match(dryCreate.json(), { dryRun: true, steps: [{ actions: [{ action: 'StartApplication' }] }, { actions: [{ action: 'ScaleApplication' }] }] });
+  const dryBad = await h.call('POST', '/v2/apps?dryRun=true', { id: '/other', cmd: 'x', upgradeStrategy: { minimumHealthCapacity: 2 } });
+  t.equal(dryBad.statusCode, 422, 'a dry run validates like the real request');
+  t.equal(await h.store.revision(), revision, 'nothing was written');
+  t.equal((await h.call('GET', '/v2/apps/other')).statusCode, 404);
+  t.same(await h.listed(), []);
+
+  const restart = await h.call('POST', '/v2/apps/web/restart');
+  t.equal(restart.statusCode, 200);
+  t.match(await h.listed(), [{ id: restart.json().deploymentId, steps: [{ actions: [{ action: 'RestartApplication', app: '/web' }] }] }]);
+  for (let i = 0; i < 6; i++) await h.round();
+  t.same(await h.listed(), [], 'the restart finished');
+  t.equal(h.agent.launched.length, 4, 'both instances were replaced');
+
+  const removed = await h.call('DELETE', '/v2/apps/web');
+  t.equal(removed.statusCode, 200);
+  t.match(await h.listed(), [{ id: removed.json().deploymentId, steps: [{ actions: [{ action: 'StopApplication', app: '/web' }] }] }]);
+  await h.round();
+  t.same(await h.listed(), [], 'done once the last task ended');
+  const badDeadline = await h.call('POST', '/v2/apps?deadlineSeconds=soon', { id: '/other', cmd: 'x' });
+  t.equal(badDeadline.statusCode, 400);
+  t.equal(badDeadline.json().code, 'INVALID_REQUEST');
+});

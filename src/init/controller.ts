@@ -26,6 +26,12 @@ export interface InitControllerOptions {
 export class InitController {
   readonly apps = new Map<string, { stored: StoredApp; revision: number }>();
   private readonly tasks = new Map<string, AppTask>();
+  /**
+   * The same tasks by app id, in the order they were added: the API and planning ask per app, and
+   * a scan of every task per app is O(apps × tasks) (2,000 × 50,000 at Marathon's limits). Only
+   * track() and untrack() change `tasks`, so the two stay in step.
+   */
+  private readonly tasksByApp = new Map<string, Map<string, AppTask>>();
   private readonly backoffs = new Map<string, Backoff>();
   private readonly failures = new Map<string, TaskFailure>();
   /** When each app's instances were last killed for failing health (health-kills.ts rate-limits them). */
@@ -45,7 +51,7 @@ export class InitController {
     if (this.conn) return;
     for (const e of await this.opts.repo.list()) this.apps.set(e.stored.app.id, e);
     // Tasks an earlier run launched count as live (state unknown) until reconciliation answers.
-    for (const t of await this.opts.repo.listTasks()) this.tasks.set(t.taskId, { ...t, state: 'TASK_UNKNOWN', killRequested: false });
+    for (const t of await this.opts.repo.listTasks()) this.track({ ...t, state: 'TASK_UNKNOWN', killRequested: false });
     const id = await this.opts.repo.frameworkId();
     this.conn = await this.opts.transport.subscribe(
       { name: 'corral-init', role: '*', ...(id ? { id } : {}) },
@@ -77,7 +83,8 @@ export class InitController {
   }
 
   tasksOf(appId: string): AppTask[] {
-    return [...this.tasks.values()].filter((t) => t.appId === appId);
+    const tasks = this.tasksByApp.get(appId);
+    return tasks ? [...tasks.values()] : [];
   }
 
   allTasks(): AppTask[] {
@@ -232,8 +239,8 @@ export class InitController {
   private placements(appId: string): Placement[] {
     const config = this.apps.get(appId)?.stored.lastConfigChangeAt;
     const out: Placement[] = [];
-    for (const t of this.tasks.values()) {
-      if (t.appId !== appId || t.killRequested || t.configVersion !== config || t.state === 'TASK_UNREACHABLE' || this.draining.has(t.agentId)) continue;
+    for (const t of this.tasksByApp.get(appId)?.values() ?? []) {
+      if (t.killRequested || t.configVersion !== config || t.state === 'TASK_UNREACHABLE' || this.draining.has(t.agentId)) continue;
       out.push({ agentId: t.agentId, hostname: t.host, ...(t.attributes ? { attributes: t.attributes } : {}) });
     }
     return out;
@@ -250,7 +257,7 @@ export class InitController {
     const placed = matchOffers(offers, requests, (appId) => this.placements(appId), marathonTaskId, this.opts.clock.now());
     for (const matched of placed.values()) {
       for (const m of matched) {
-        this.tasks.set(m.task.taskId, m.task);
+        this.track(m.task);
         this.pending.set(m.task.appId, (this.pending.get(m.task.appId) ?? 1) - 1);
       }
     }
@@ -267,7 +274,7 @@ export class InitController {
         await conn.accept([offer.id], [{ type: 'LAUNCH', tasks: matched.map((m) => m.launch) }], { refuseSeconds: stillPending ? 0 : 5 });
       } catch (err) {
         for (const m of matched) {
-          this.tasks.delete(m.task.taskId);
+          this.untrack(m.task.taskId);
           void this.opts.repo.removeTask(m.task.taskId).catch(() => undefined);
         }
         this.opts.logger.warn({ event: 'init_accept_failed', err }, 'accept failed; will retry with the next offer');
@@ -276,9 +283,25 @@ export class InitController {
     }
   }
 
+  private track(task: AppTask): void {
+    this.tasks.set(task.taskId, task);
+    let ofApp = this.tasksByApp.get(task.appId);
+    if (!ofApp) this.tasksByApp.set(task.appId, (ofApp = new Map()));
+    ofApp.set(task.taskId, task);
+  }
+
+  private untrack(taskId: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    this.tasks.delete(taskId);
+    const ofApp = this.tasksByApp.get(task.appId);
+    ofApp?.delete(taskId);
+    if (ofApp?.size === 0) this.tasksByApp.delete(task.appId);
+  }
+
   /** Stops tracking a task, here and in the store. */
   private forget(taskId: string): void {
-    this.tasks.delete(taskId);
+    this.untrack(taskId);
     this.opts.repo.removeTask(taskId).catch((err) => this.opts.logger.warn({ event: 'init_task_forget_failed', taskId, err }, 'could not remove a task from the store'));
   }
 

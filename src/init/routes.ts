@@ -6,9 +6,12 @@ import type { AppService } from './app-service';
 import type { AppVersions } from './app-versions';
 import type { InitController } from './controller';
 import { changeOptions, dryRunAnswer, type ChangeQuery } from './deployment-routes';
-import { marathonApp, marathonAppDefinition, marathonTask, marathonTasksText } from './marathon-json';
+import { marathonApp, marathonAppDefinition, marathonAppJson, marathonTask, marathonTaskJson, marathonTasksText } from './marathon-json';
 import type { StoredApp } from './types';
 import { answerVersionsRequest, versionsRequest } from './version-routes';
+
+/** What fastify sends for a returned object. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface MarathonInfo {
   version: string;
@@ -27,10 +30,16 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
       embedTasks,
     });
 
-  server.get<{ Querystring: { id?: string; embed?: string | string[]; cmd?: string } }>('/v2/apps', async (req) => {
+  // The two list routes send JSON text joined from per-object caches (marathon-json.ts): the same
+  // bytes as returning the objects, at 2,000 apps and 50,000 tasks without building 20 MB of objects.
+  server.get<{ Querystring: { id?: string; embed?: string | string[]; cmd?: string } }>('/v2/apps', async (req, reply) => {
     const embed = ([] as string[]).concat(req.query.embed ?? []);
+    const embedTasks = embed.includes('apps.tasks') || embed.includes('app.tasks');
     const list = apps.list().filter((s) => (!req.query.id || s.app.id.includes(req.query.id)) && (!req.query.cmd || (s.app.cmd ?? '').includes(req.query.cmd)));
-    return { apps: list.map((s) => appJson(s, embed.includes('apps.tasks') || embed.includes('app.tasks'))) };
+    const body = list.map((stored) =>
+      marathonAppJson({ stored, tasks: controller.tasksOf(stored.app.id), deploymentId: apps.deploymentsOf(stored.app.id)[0], lastTaskFailure: controller.lastFailure(stored.app.id), embedTasks }),
+    );
+    return reply.type(JSON_TYPE).send(`{"apps":[${body.join(',')}]}`);
   });
 
   server.post<{ Querystring: ChangeQuery }>('/v2/apps', async (req, reply) => {
@@ -85,10 +94,11 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     return { deploymentId: result.deploymentId, version: result.stored.version };
   });
 
-  server.get<{ Querystring: { status?: string } }>('/v2/tasks', async (req) => {
+  server.get<{ Querystring: { status?: string } }>('/v2/tasks', async (req, reply) => {
     const wanted = req.query.status ? `TASK_${req.query.status.toUpperCase()}` : undefined;
     if (wanted && !/^TASK_[A-Z_]+$/.test(wanted)) throw new CorralError('INVALID_REQUEST', `Unknown task status '${req.query.status}'`);
-    return { tasks: controller.allTasks().filter((t) => !wanted || t.state === wanted).map(marathonTask) };
+    const body = controller.allTasks().filter((t) => !wanted || t.state === wanted).map(marathonTaskJson);
+    return reply.type(JSON_TYPE).send(`{"tasks":[${body.join(',')}]}`);
   });
 
   server.get('/v2/info', async () => ({

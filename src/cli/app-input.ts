@@ -5,22 +5,22 @@ import { CorralError } from '../shared/errors';
 import type { CommandContext } from './context';
 
 /** Parses an app definition from `file` ('-': standard input); FILE_UNREADABLE, INVALID_JSON or VALIDATION_FAILED otherwise. */
-export async function readDefinition(ctx: CommandContext, file: string): Promise<AppDefinition> {
+export async function readDefinition(ctx: CommandContext, file: string, what = 'App definition'): Promise<AppDefinition> {
   const name = file === '-' ? 'standard input' : file;
   let text: string;
   try {
     text = file === '-' ? await ctx.deps.readStdin() : await ctx.deps.readFile(file);
   } catch (err) {
-    throw new CorralError('FILE_UNREADABLE', `Cannot read app definition ${name}: ${(err as Error).message}`);
+    throw new CorralError('FILE_UNREADABLE', `Cannot read ${what.toLowerCase()} ${name}: ${(err as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new CorralError('INVALID_JSON', `App definition ${name} is not valid JSON: ${(err as Error).message}`);
+    throw new CorralError('INVALID_JSON', `${what} ${name} is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CorralError('VALIDATION_FAILED', `App definition ${name} must be a JSON object`, [{ path: '', errors: ['must be object'] }]);
+    throw new CorralError('VALIDATION_FAILED', `${what} ${name} must be a JSON object`, [{ path: '', errors: ['must be object'] }]);
   }
   return parsed as AppDefinition;
 }

@@ -10,6 +10,8 @@ export type CliClient = Pick<
   'listApps' | 'getApp' | 'createApp' | 'updateApp' | 'deleteApp' | 'appVersions' | 'rollbackApp' | 'appTasks' | 'listTasks' | 'getTask' | 'killTask' | 'taskLogs' | 'listNodes' | 'drainNode' | 'undrainNode'
   // Deployments: dry runs, restarts and `corral deployment`.
   | 'planApp' | 'planAppUpdate' | 'restartApp' | 'listDeployments' | 'getDeployment' | 'rollbackDeployment'
+  // Groups: `corral group`.
+  | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup'
 >;
 
 export interface CliDeps {

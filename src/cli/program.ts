@@ -6,6 +6,7 @@ import { isCorralError } from '../shared/errors';
 import { registerAppCommands } from './app';
 import type { CliDeps } from './context';
 import { registerDeploymentCommands } from './deployment';
+import { registerGroupCommands } from './group';
 import { registerNodeCommands } from './node';
 import { registerTaskCommands } from './task';
 
@@ -33,6 +34,7 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--data-dir <dir>', 'data dir of a local cluster, to find api.json and admin.token (overrides CORRAL_DATA_DIR)');
 
   registerAppCommands(program, deps);
+  registerGroupCommands(program, deps);
   registerTaskCommands(program, deps);
   registerNodeCommands(program, deps);
   registerDeploymentCommands(program, deps);

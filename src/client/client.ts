@@ -2,6 +2,8 @@
 // server's own code when it sent one, API_UNREACHABLE when no answer came back at all.
 import { CorralError, ERROR_CATALOGUE, type ErrorCode, type ErrorDetail } from '../shared/errors';
 import type {
+  Group,
+  GroupDefinition,
   App,
   AppCreated,
   AppDefinition,
@@ -31,7 +33,8 @@ export interface CorralClientOptions {
   fetch?: typeof fetch;
 }
 
-type Query = Record<string, string | number | boolean | undefined>;
+/** Query parameters; an array repeats the parameter (`embed=a&embed=b`). */
+type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
 interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -142,6 +145,26 @@ export class CorralClient {
     return undefined;
   }
 
+  /** The group tree below `id` (default: the root `/`), apps and subgroups embedded (`GET /v2/groups[/{id}]`). */
+  getGroup(id = '/', opts: { embed?: string[] } = {}): Promise<Group> {
+    return this.json({ method: 'GET', path: groupPath(id), query: { embed: opts.embed } });
+  }
+
+  /** Creates a group and every app of its subtree in one deployment (`POST /v2/groups`). */
+  createGroup(def: GroupDefinition, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'POST', path: '/v2/groups', query: { force: opts.force || undefined }, body: def });
+  }
+
+  /** Replaces the group's apps (those left out are removed) or, with `{scaleBy}`, scales them (`PUT /v2/groups/{id}`). */
+  updateGroup(id: string, def: GroupDefinition | { scaleBy: number }, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'PUT', path: groupPath(id), query: { force: opts.force || undefined }, body: def });
+  }
+
+  /** Removes every app below the group, in one deployment (`DELETE /v2/groups/{id}`). */
+  deleteGroup(id: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'DELETE', path: groupPath(id), query: { force: opts.force || undefined } });
+  }
+
   appTasks(id: string): Promise<TaskList> {
     return this.json({ method: 'GET', path: `${appPath(id)}/tasks` });
   }
@@ -214,7 +237,10 @@ export class CorralClient {
 
   private async send(spec: RequestSpec): Promise<Response> {
     const url = new URL(this.url + spec.path);
-    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(spec.query ?? {})) {
+      if (Array.isArray(v)) for (const one of v) url.searchParams.append(k, String(one));
+      else if (v !== undefined) url.searchParams.set(k, String(v));
+    }
     const headers: Record<string, string> = { accept: spec.accept ?? 'application/json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
@@ -235,6 +261,12 @@ export class CorralClient {
 /** `/v2/apps/` + the id without its leading slash; '/' inside the id stays a path separator. */
 export function appPath(id: string): string {
   return '/v2/apps/' + id.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+}
+
+/** `/v2/groups/` + the id without its leading slash; the root `/` is `/v2/groups`. */
+export function groupPath(id: string): string {
+  const bare = id.replace(/^\/+/, '').replace(/\/+$/, '');
+  return bare === '' ? '/v2/groups' : '/v2/groups/' + bare.split('/').map(encodeURIComponent).join('/');
 }
 
 function nodePath(id: string): string {

@@ -267,3 +267,22 @@ export interface LogStream extends AsyncIterable<Buffer> {
   /** The offset just past the last byte received; undefined until the stream has ended. */
   readonly offset: number | undefined;
 }
+
+/** A group definition for POST/PUT /v2/groups: app ids relative to the group or absolute. */
+export interface GroupDefinition {
+  id?: string;
+  apps?: AppDefinition[];
+  groups?: GroupDefinition[];
+  /** Apps or groups every app of this group depends on. */
+  dependencies?: string[];
+  [field: string]: unknown;
+}
+
+/** A node of GET /v2/groups: apps and subgroups are left out when not embedded. */
+export interface Group {
+  id: string;
+  apps?: App[];
+  groups?: Group[];
+  dependencies: string[];
+  version: string;
+}

@@ -15,6 +15,8 @@ import { registerDeploymentRoutes } from '../init/deployment-routes';
 import { Deployments } from '../init/deployments';
 import { MarathonEventBus } from '../init/events';
 import { registerMarathonRoutes } from '../init/routes';
+import { GroupService } from '../init/group-service';
+import { registerGroupRoutes } from '../init/group-routes';
 import { initTaskSource, registerRuntimeRoutes } from '../init/runtime-routes';
 import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
 import { selectIsolator } from '../kernel/agent/isolation';
@@ -129,6 +131,8 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       routes.push((s) => registerRuntimeRoutes(s, { master, controller, apps, events, clock, leaderUrl: apiUrl(config) }));
       const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
       routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }, versions));
+      const groups = new GroupService(store, apps);
+      routes.push((s) => registerGroupRoutes(s, groups, apps, controller));
     }
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);

@@ -1,7 +1,7 @@
 // App changes as the /v2 API asks for them: validate, version, assign service ports, write to the
 // store (compare-and-set), then tell the controller. A request that fails writes nothing.
 import type { Clock } from '../shared/clock';
-import { CorralError, errors } from '../shared/errors';
+import { CorralError, errors, type ErrorDetail } from '../shared/errors';
 import { uuid } from '../shared/ids';
 import { silentLogger } from '../shared/logger';
 import { needsRestart, normalizeAppId, validateApp } from './app';
@@ -11,6 +11,7 @@ import type { InitController } from './controller';
 import type { DeploymentState } from './deployment-json';
 import { checkDependencies, planDeployment, rollbackChanges } from './deployment-plan';
 import { Deployments, type AppEntry } from './deployments';
+import { expandGroupDependencies, type GroupAppBody } from './groups';
 import type { AppChange, AppDefinition, DeploymentPlan, StoredApp } from './types';
 
 export interface ServicePortRange {
@@ -34,6 +35,14 @@ export interface ChangeResult {
   created: boolean;
   plan: DeploymentPlan;
   /** Nothing was written: the answer of a dry run. */
+  dryRun: boolean;
+}
+
+/** What a change of several apps (a group) did, or would do for a dry run. */
+export interface ManyChangeResult {
+  deploymentId: string;
+  version: string;
+  plan: DeploymentPlan;
   dryRun: boolean;
 }
 
@@ -148,6 +157,67 @@ export class AppService {
   }
 
   /**
+   * Several apps in ONE deployment (Marathon's group changes): each body (absolute id) creates or
+   * replaces its app, each id in `removals` is removed. Dependencies on a group stand for its apps;
+   * the planner orders the steps by them. An app whose definition is unchanged is left out. Bodies
+   * are validated together: a 422 names every problem, its paths prefixed with the body's `path`.
+   * The apps are written one by one before the deployment starts; a write failing midway (a
+   * concurrent change) leaves the apps written so far, which the controller converges to.
+   */
+  async changeMany(bodies: readonly GroupAppBody[], removals: readonly string[], opts: ChangeOptions = {}): Promise<ManyChangeResult> {
+    const details: ErrorDetail[] = [];
+    const validated: AppDefinition[] = [];
+    for (const { body, path } of bodies) {
+      try {
+        validated.push(validateApp(body));
+      } catch (err) {
+        if (!(err instanceof CorralError) || err.code !== 'VALIDATION_FAILED') throw err;
+        details.push(...(err.details ?? []).map((d) => ({ path: `${path}${d.path === '/' ? '' : d.path}` || '/', errors: d.errors })));
+      }
+    }
+    if (details.length > 0) throw errors.validation(details);
+    const removed = new Set(removals.filter((id) => this.controller.apps.has(id) && !validated.some((a) => a.id === id)));
+    const appIds = [...new Set([...[...this.controller.apps.keys()].filter((id) => !removed.has(id)), ...validated.map((a) => a.id)])];
+    const version = this.version();
+    const batchPorts = new Set<number>();
+    const changes: AppChange[] = [];
+    for (const raw of validated) {
+      const existing = this.controller.apps.get(raw.id)?.stored;
+      const app = this.assignServicePorts({ ...raw, dependencies: expandGroupDependencies(raw.dependencies ?? [], raw.id, appIds) }, existing?.app, batchPorts);
+      for (const p of app.portDefinitions) batchPorts.add(p.port);
+      if (existing && sameDefinition(existing.app, app)) continue;
+      const restart = !existing || needsRestart(existing.app, app);
+      const target: StoredApp = {
+        app,
+        version,
+        lastConfigChangeAt: restart ? version : existing.lastConfigChangeAt,
+        lastScalingAt: !existing || app.instances !== existing.app.instances ? version : existing.lastScalingAt,
+      };
+      changes.push({ appId: app.id, original: existing, target });
+    }
+    for (const id of removed) changes.push({ appId: id, original: this.controller.apps.get(id)!.stored, target: undefined });
+    const after = new Map(this.list().filter((s) => !removed.has(s.app.id)).map((s) => [s.app.id, s]));
+    for (const c of changes) if (c.target) after.set(c.appId, c.target);
+    checkDependencies([...after.values()]);
+    const plan = planDeployment(uuid(), version, changes);
+    this.deployments.assertUnlocked(plan.affectedApps, opts.force);
+    if (opts.dryRun) return { deploymentId: plan.id, version, plan, dryRun: true };
+    const entries = new Map<string, AppEntry>();
+    for (const c of changes) {
+      const written = this.controller.apps.get(c.appId);
+      if (!c.target) {
+        await this.repo.remove(c.appId);
+        entries.set(c.appId, undefined);
+      } else {
+        const revision = written ? await this.repo.update(c.target, written.revision) : await this.repo.create(c.target);
+        entries.set(c.appId, { stored: c.target, revision });
+      }
+    }
+    this.deployments.deploy(plan, entries, { force: true, ...(opts.deadlineSeconds !== undefined ? { deadlineSeconds: opts.deadlineSeconds } : {}) });
+    return { deploymentId: plan.id, version, plan, dryRun: false };
+  }
+
+  /**
    * Plans one app's change; unless it is a dry run, writes it (`write` returns the store revision)
    * and starts its deployment. Refused with APP_LOCKED while another deployment changes the app,
    * unless forced — also for a dry run, which answers what the real request would.
@@ -176,9 +246,10 @@ export class AppService {
   }
 
   /** Service port 0 means "pick one": unique across apps, from the service port range. */
-  private assignServicePorts(app: AppDefinition, previous: AppDefinition | undefined): AppDefinition {
+  private assignServicePorts(app: AppDefinition, previous: AppDefinition | undefined, alsoTaken: ReadonlySet<number> = new Set()): AppDefinition {
     if (!app.portDefinitions.some((p) => p.port === 0)) return app;
-    const taken = new Set<number>();
+    // Ports given to other apps of the same change (a group) count as taken too.
+    const taken = new Set<number>(alsoTaken);
     for (const { stored } of this.controller.apps.values()) {
       if (stored.app.id !== app.id) for (const p of stored.app.portDefinitions) taken.add(p.port);
     }
@@ -206,6 +277,13 @@ function startedDeployments(controller: InitController, clock: Clock): Deploymen
   const deployments = new Deployments({ controller, clock, logger: silentLogger() });
   deployments.start();
   return deployments;
+}
+
+/** Whether two definitions are the same, object keys in any order. */
+function sameDefinition(a: AppDefinition, b: AppDefinition): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : typeof v === 'object' && v !== null ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -17,6 +17,8 @@ export const ERROR_CATALOGUE = {
   APP_NOT_FOUND: { status: 404, summary: 'No app has this id.' },
   APP_VERSION_NOT_FOUND: { status: 404, summary: 'The app exists but keeps no version with this timestamp.' },
   APP_EXISTS: { status: 409, summary: 'An app with this id already exists.' },
+  GROUP_NOT_FOUND: { status: 404, summary: 'No group has this id (no app below it and none created empty).' },
+  GROUP_EXISTS: { status: 409, summary: 'A group with this id already exists; PUT changes it.' },
   APP_LOCKED: { status: 409, summary: 'Another deployment is changing this app; retry or use force.' },
   DEPLOYMENT_NOT_FOUND: { status: 404, summary: 'No deployment in progress has this id.' },
   DEPLOYMENT_FAILED: { status: 409, summary: 'The deployment `corral deployment watch` followed ended without success (CLI only).' },
@@ -81,6 +83,9 @@ export const errors = {
   appNotFound: (id: string) => new CorralError('APP_NOT_FOUND', `App '${id}' does not exist`),
   appVersionNotFound: (id: string, version: string) => new CorralError('APP_VERSION_NOT_FOUND', `App '${id}' does not exist in version ${version}`),
   appExists: (id: string) => new CorralError('APP_EXISTS', `An app with id [${id}] already exists.`),
+  /** Marathon's UnknownGroupException and ConflictingChangeException wording. */
+  groupNotFound: (id: string) => new CorralError('GROUP_NOT_FOUND', `Group '${id}' does not exist`),
+  groupExists: (id: string) => new CorralError('GROUP_EXISTS', `Group ${id} is already created. Use PUT to change this group.`),
   /** Marathon's AppLockedException, word for word (the placeholder included), with the ids in `deployments`. */
   appLocked: (deploymentIds: readonly string[]) =>
     new CorralError('APP_LOCKED', "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.", undefined, {

@@ -38,6 +38,10 @@ function harness(versions: string[], current: string | undefined, over: Partial<
     listDeployments: unused,
     getDeployment: unused,
     rollbackDeployment: unused,
+    getGroup: unused,
+    createGroup: unused,
+    updateGroup: unused,
+    deleteGroup: unused,
     getApp: async (id) => {
       h.calls.push(['getApp', id]);
       return { app: { id: '/shop/web', instances: 1, cpus: 1, mem: 128, disk: 0, ...(current ? { version: current } : {}) } as App };

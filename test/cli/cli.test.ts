@@ -71,6 +71,11 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
     listDeployments: record('listDeployments', []),
     getDeployment: record('getDeployment', undefined as never),
     rollbackDeployment: record('rollbackDeployment', undefined),
+    // Groups have their own tests (test/cli/group.test.ts).
+    getGroup: record('getGroup', undefined as never),
+    createGroup: record('createGroup', undefined as never),
+    updateGroup: record('updateGroup', undefined as never),
+    deleteGroup: record('deleteGroup', undefined as never),
     ...over,
   };
   const full: CliDeps = {

@@ -22,7 +22,7 @@ t.teardown(async () => {
   removeEmptyCorralCgroups();
 });
 
-const check = (path: string) => ({ protocol: 'HTTP', path, portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 2, timeoutSeconds: 1, delaySeconds: 0, maxConsecutiveFailures: 0 });
+const check = (path: string) => ({ protocol: 'HTTP', path, portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 3, timeoutSeconds: 2, delaySeconds: 0, maxConsecutiveFailures: 0 });
 const APP = {
   id: '/e2e/roll',
   cmd: 'cd $MESOS_SANDBOX && echo "version $V" > index.html && exec python3 -m http.server $PORT0 --bind 127.0.0.1',

@@ -3,12 +3,12 @@
 // killed with SIGKILL is marked unreachable, its instances are replaced on the other agent, and when
 // it comes back the surplus is killed so the app ends at exactly its instance count. An agent with
 // the wrong token never appears. (Network namespaces for separate "machines": see issue 4's notes.)
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { removeEmptyCorralCgroups, startCorral, startCorralAgent, waitFor, type RunningAgent, type RunningCorral } from '../helpers/corral-process';
+import { freeUdpPort } from '../helpers/ports';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-cluster-'));
 const running: Array<RunningCorral | RunningAgent> = [];
@@ -20,13 +20,6 @@ t.teardown(async () => {
   removeEmptyCorralCgroups();
 });
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
-  const { port } = socket.address();
-  await new Promise<void>((res) => socket.close(() => res()));
-  return port;
-}
 
 interface Task {
   id: string;

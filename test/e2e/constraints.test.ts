@@ -1,12 +1,12 @@
 // Marathon constraints end to end: a master and three agents (separate `corral up` processes on
 // loopback, distinct --hostname and --attributes) and one app per operator. Where an app cannot be
 // placed in full, the rest waits: it is never put where a constraint forbids it.
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { removeEmptyCorralCgroups, startCorral, startCorralAgent, waitFor, type RunningAgent, type RunningCorral } from '../helpers/corral-process';
+import { freeUdpPort } from '../helpers/ports';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-constraints-'));
 const running: Array<RunningCorral | RunningAgent> = [];
@@ -17,13 +17,6 @@ t.teardown(async () => {
   removeEmptyCorralCgroups();
 });
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
-  const { port } = socket.address();
-  await new Promise<void>((res) => socket.close(() => res()));
-  return port;
-}
 
 /** The agents: hostname → attributes. */
 const AGENTS: Record<string, string> = { a1: 'rack=r1,zone=a', a2: 'rack=r1,zone=b', a3: 'rack=r2,zone=b' };

@@ -4,7 +4,6 @@
 // instances than the app asks for — while a plain task of another framework (which ignores the
 // drain) keeps running there until it finishes by itself. Then the agent is drained; undrain
 // puts it back to work.
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import t from 'tap';
 import { httpTransport, type Offer, type TaskStatus } from '../../src/kernel/sdk';
 import { openSse } from '../api/helpers/streams';
 import { corralCli, removeEmptyCorralCgroups, startCorral, startCorralAgent, waitFor, type RunningAgent, type RunningCorral } from '../helpers/corral-process';
+import { freeUdpPort } from '../helpers/ports';
 
 const INSTANCES = 4;
 const root = mkdtempSync(join(tmpdir(), 'corral-drain-'));
@@ -23,13 +23,6 @@ t.teardown(async () => {
   removeEmptyCorralCgroups();
 });
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
-  const { port } = socket.address();
-  await new Promise<void>((res) => socket.close(() => res()));
-  return port;
-}
 
 interface Task {
   id: string;

@@ -142,52 +142,40 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * Removes the daemon's parent cgroup (`corral`) in each v1 hierarchy if it is empty, so tests
- * leave no cgroup behind. rmdir of a cgroup that still has children fails, which keeps one in use
- * by another test file (or a real daemon) safe.
- */
-export function removeEmptyCorralCgroups(root = '/sys/fs/cgroup'): void {
-  let hierarchies: string[] = [];
+/** Entries of `dir`, or none when it cannot be read (absent, not a cgroup mount). */
+function entries(dir: string): string[] {
   try {
-    hierarchies = readdirSync(root);
+    return readdirSync(dir);
   } catch {
-    return;
+    return [];
   }
-  for (const h of hierarchies) {
-    try {
-      rmdirSync(join(root, h, 'corral'));
-    } catch {
-      // absent, or still in use
-    }
+}
+
+/** rmdir that ignores a cgroup still in use (or already gone): a live one is never touched. */
+function tryRmdir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // absent, or still in use
   }
 }
 
 /**
+ * Removes the daemon's parent cgroup (`corral`) in each v1 hierarchy if it is empty, so tests
+ * leave no cgroup behind. rmdir of a cgroup that still has children fails, which keeps one in use
+ * by another test file (or a real daemon) safe; a daemon that finds it gone makes it again.
+ */
+export function removeEmptyCorralCgroups(root = '/sys/fs/cgroup'): void {
+  for (const h of entries(root)) tryRmdir(join(root, h, 'corral'));
+}
+
+/**
  * Removes the task cgroups (`corral/<taskId>`) whose task id starts with `prefix`: a test that
- * SIGKILLs a whole agent (and so every task of it) leaves them behind, empty. A cgroup that still
- * holds a process cannot be removed, so a live task is never touched.
+ * SIGKILLs a whole agent (and so every task of it) leaves them behind, empty.
  */
 export function removeTaskCgroups(prefix: string, root = '/sys/fs/cgroup'): void {
-  let hierarchies: string[] = [];
-  try {
-    hierarchies = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const h of hierarchies) {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(join(root, h, 'corral')).filter((name) => name.startsWith(prefix));
-    } catch {
-      continue;
-    }
-    for (const task of tasks) {
-      try {
-        rmdirSync(join(root, h, 'corral', task));
-      } catch {
-        // still in use
-      }
-    }
+  for (const h of entries(root)) {
+    const parent = join(root, h, 'corral');
+    for (const task of entries(parent).filter((name) => name.startsWith(prefix))) tryRmdir(join(parent, task));
   }
 }

@@ -1,7 +1,6 @@
 // Real swarms on 127.0.0.1 for the tests: free UDP ports, nodes that stop at teardown, and waits
 // driven by the swarm's own events (a timeout only bounds a wait that should have ended).
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../../../../src/shared/clock';
 import { identityFromSeed, type NodeIdentity } from '../../../../src/cluster/identity';
@@ -14,14 +13,7 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-/** A UDP port that was free a moment ago on 127.0.0.1. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
-}
+export { freeUdpPort } from '../../../helpers/ports';
 
 export function newIdentity(): NodeIdentity {
   return identityFromSeed(randomBytes(32));

@@ -1,5 +1,6 @@
 // The only module that touches wall-clock time and timers. Everything else receives a Clock,
 // so tests drive time with FakeClock instead of sleeping.
+import { MinHeap } from './min-heap';
 
 export interface TimerHandle {
   cancel(): void;
@@ -48,7 +49,7 @@ const before = (a: FakeTimer, b: FakeTimer): boolean => a.due < b.due || (a.due 
  */
 export class FakeClock implements Clock {
   private current: number;
-  private readonly heap: FakeTimer[] = [];
+  private readonly heap = new MinHeap<FakeTimer>(before);
   private seq = 0;
   private live = 0;
   private firedCount = 0;
@@ -94,8 +95,8 @@ export class FakeClock implements Clock {
   /** Fires every timer due at or before `time`, then sets the clock to `time`. */
   runUntil(time: number): void {
     const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.due <= time) {
-      const timer = this.pop();
+    for (let timer = heap.peek(); timer !== undefined && timer.due <= time; timer = heap.peek()) {
+      heap.pop();
       if (timer.cancelled) continue;
       this.current = timer.due;
       if (timer.every === undefined) {
@@ -104,7 +105,7 @@ export class FakeClock implements Clock {
       } else {
         timer.due += timer.every;
         timer.seq = this.seq++;
-        this.push(timer);
+        heap.push(timer);
       }
       this.firedCount++;
       timer.fn();
@@ -126,7 +127,7 @@ export class FakeClock implements Clock {
 
   private add(fn: () => void, ms: number, every: number | undefined): TimerHandle {
     const timer: FakeTimer = { due: this.current + Math.max(0, ms), seq: this.seq++, every, fn, cancelled: false };
-    this.push(timer);
+    this.heap.push(timer);
     this.live++;
     return {
       cancel: () => {
@@ -134,51 +135,8 @@ export class FakeClock implements Clock {
         timer.cancelled = true;
         this.live--;
         // Cancelled timers stay in the heap until due; rebuild when they dominate it.
-        if (this.heap.length > 1024 && this.heap.length > 4 * this.live) this.compact();
+        if (this.heap.size > 1024 && this.heap.size > 4 * this.live) this.heap.retain((t) => !t.cancelled);
       },
     };
-  }
-
-  private push(timer: FakeTimer): void {
-    const heap = this.heap;
-    let i = heap.length;
-    heap.push(timer);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = heap[parent]!;
-      if (!before(timer, p)) break;
-      heap[i] = p;
-      i = parent;
-    }
-    heap[i] = timer;
-  }
-
-  private pop(): FakeTimer {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      let i = 0;
-      const n = heap.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-        if (!before(heap[c]!, last)) break;
-        heap[i] = heap[c]!;
-        i = c;
-      }
-      heap[i] = last;
-    }
-    return top;
-  }
-
-  /** Drops cancelled timers in place (runUntil may be iterating: the array must stay the same object). */
-  private compact(): void {
-    const heap = this.heap;
-    const keep = heap.filter((t) => !t.cancelled);
-    heap.length = 0;
-    for (const t of keep) this.push(t);
   }
 }

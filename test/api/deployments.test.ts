@@ -3,77 +3,17 @@
 // unless forced (Marathon's 409 body), DELETE rolls back (or with force only stops), a deadline rolls
 // back by itself, a dry run plans without writing.
 import t, { type Test } from 'tap';
-import { createApiServer } from '../../src/api/server';
-import { AppRepo } from '../../src/init/app-repo';
-import { AppService } from '../../src/init/app-service';
-import { AppVersions } from '../../src/init/app-versions';
-import { InitController } from '../../src/init/controller';
-import type { DeploymentEvent } from '../../src/init/deployment-json';
-import { registerDeploymentRoutes } from '../../src/init/deployment-routes';
-import { Deployments } from '../../src/init/deployments';
-import { registerMarathonRoutes } from '../../src/init/routes';
-import { inProcessTransport } from '../../src/kernel/sdk/in-process';
-import type { TaskInfo } from '../../src/kernel/types';
-import { silentLogger } from '../../src/shared/logger';
-import { createMetrics } from '../../src/shared/metrics';
-import { MemoryStore } from '../../src/store/memory';
-import { drainHarness } from '../kernel/master/helpers/drain-harness';
+import { initStack } from './helpers/init-stack';
 
-const TOKEN = 'test-token';
 const CHECK = [{ protocol: 'COMMAND', command: { value: 'true' }, gracePeriodSeconds: 0, intervalSeconds: 2, timeoutSeconds: 1 }];
 const web = { id: '/web', cmd: 'serve', instances: 2, cpus: 0.1, mem: 16, env: { V: '1' }, healthChecks: CHECK, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0.5 } };
 
 async function harness(t: Test) {
-  const h = drainHarness(t, { allocationIntervalMs: 1000 });
-  const agent = h.addAgent('a1');
-  const store = new MemoryStore();
-  const repo = new AppRepo(store);
-  const controller = new InitController({ repo, transport: inProcessTransport(h.master), clock: h.clock, logger: silentLogger(), tickMs: 1000 });
-  await controller.start();
-  const deployments = new Deployments({ controller, clock: h.clock, logger: silentLogger() });
-  deployments.start();
-  const apps = new AppService(repo, controller, h.clock, deployments);
-  const events: DeploymentEvent[] = [];
-  deployments.onEvent((e) => events.push(e));
-  const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
-  const server = createApiServer({
-    token: TOKEN,
-    logger: silentLogger(),
-    metrics: createMetrics({ processMetrics: false }),
-    routes: [(s) => registerMarathonRoutes(s, apps, controller, { version: 'test', leaderUrl: 'http://127.0.0.1:8080', frameworkId: () => controller.frameworkId() }, versions), (s) => registerDeploymentRoutes(s, apps, deployments)],
-  });
-  t.teardown(async () => {
-    deployments.stop();
-    await controller.stop();
-    await server.close();
-  });
-  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
-    server.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
-
-  const answered = new Set<string>();
-  let updates = 0;
-  /**
-   * One round: offers go out, init launches; the agent answers every launch RUNNING with the health
-   * `healthOf` gives it (by the task's V env var) and every kill KILLED.
-   */
-  const round = async (healthOf: (v: string | undefined) => boolean | undefined = () => true) => {
-    for (let i = 0; i < 4; i++) await h.settle(i === 0 ? 1000 : 0);
-    for (const k of agent.killed) {
-      if (answered.has(`${k.taskId}:killed`)) continue;
-      answered.add(`${k.taskId}:killed`);
-      h.agentUpdate(agent.launched.find((l) => l.taskId === k.taskId)!, 'TASK_KILLED');
-    }
-    for (const task of agent.launched) {
-      if (answered.has(task.taskId) || answered.has(`${task.taskId}:killed`)) continue;
-      answered.add(task.taskId);
-      const healthy = healthOf((task as TaskInfo).command.environment?.V);
-      h.agentUpdate(task, 'TASK_RUNNING', { uuid: `u${updates++}`, ...(healthy === undefined ? {} : { healthy }) });
-    }
-    for (let i = 0; i < 4; i++) await h.settle(0);
-  };
-  const live = (appId: string) => controller.tasksOf(appId);
-  const listed = async () => (await call('GET', '/v2/deployments')).json() as Array<Record<string, unknown>>;
-  return { ...h, agent, store, controller, deployments, apps, events, call, round, live, listed };
+  const stack = await initStack(t);
+  // Instances are healthy unless a test says otherwise.
+  const round = (healthOf: (v: string | undefined) => boolean | undefined = () => true) => stack.round(healthOf);
+  const live = (appId: string) => stack.controller.tasksOf(appId);
+  return { ...stack, round, live };
 }
 
 t.test('creating an app is a deployment: Marathon’s shape, done once every instance is healthy, events in order', async (t) => {

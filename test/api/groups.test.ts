@@ -3,23 +3,10 @@
 // apps in ONE deployment ordered by dependencies, PUT replacing and scaleBy, DELETE removing the
 // subtree, and Marathon's 404/409/422.
 import t, { type Test } from 'tap';
-import { createApiServer } from '../../src/api/server';
-import { AppRepo } from '../../src/init/app-repo';
-import { AppService } from '../../src/init/app-service';
-import { AppVersions } from '../../src/init/app-versions';
-import { InitController } from '../../src/init/controller';
-import { registerDeploymentRoutes } from '../../src/init/deployment-routes';
-import { Deployments } from '../../src/init/deployments';
 import { registerGroupRoutes } from '../../src/init/group-routes';
 import { GroupService } from '../../src/init/group-service';
-import { registerMarathonRoutes } from '../../src/init/routes';
-import { inProcessTransport } from '../../src/kernel/sdk/in-process';
-import { silentLogger } from '../../src/shared/logger';
-import { createMetrics } from '../../src/shared/metrics';
-import { MemoryStore } from '../../src/store/memory';
-import { drainHarness } from '../kernel/master/helpers/drain-harness';
+import { initStack } from './helpers/init-stack';
 
-const TOKEN = 'test-token';
 const app = (id: string, extra: Record<string, unknown> = {}) => ({ id, cmd: 'serve', instances: 1, cpus: 0.1, mem: 16, ...extra });
 
 /** /shop with a db app and a web group depending on it; web's apps also depend on nothing else. */
@@ -30,53 +17,9 @@ const shop = {
 };
 
 async function harness(t: Test) {
-  const h = drainHarness(t, { allocationIntervalMs: 1000 });
-  const agent = h.addAgent('a1');
-  const store = new MemoryStore();
-  const repo = new AppRepo(store);
-  const controller = new InitController({ repo, transport: inProcessTransport(h.master), clock: h.clock, logger: silentLogger(), tickMs: 1000 });
-  await controller.start();
-  const deployments = new Deployments({ controller, clock: h.clock, logger: silentLogger() });
-  deployments.start();
-  const apps = new AppService(repo, controller, h.clock, deployments);
-  const groups = new GroupService(store, apps);
-  const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
-  const server = createApiServer({
-    token: TOKEN,
-    logger: silentLogger(),
-    metrics: createMetrics({ processMetrics: false }),
-    routes: [
-      (s) => registerMarathonRoutes(s, apps, controller, { version: 'test', leaderUrl: 'http://127.0.0.1:8080', frameworkId: () => controller.frameworkId() }, versions),
-      (s) => registerDeploymentRoutes(s, apps, deployments),
-      (s) => registerGroupRoutes(s, groups, apps, controller),
-    ],
-  });
-  t.teardown(async () => {
-    deployments.stop();
-    await controller.stop();
-    await server.close();
-  });
-  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
-    server.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
-  const answered = new Set<string>();
-  /** Offers go out, init launches; the agent answers every launch RUNNING and every kill KILLED. */
-  const round = async () => {
-    for (let i = 0; i < 4; i++) await h.settle(i === 0 ? 1000 : 0);
-    for (const k of agent.killed) {
-      if (answered.has(`${k.taskId}:killed`)) continue;
-      answered.add(`${k.taskId}:killed`);
-      h.agentUpdate(agent.launched.find((l) => l.taskId === k.taskId)!, 'TASK_KILLED');
-    }
-    for (const task of agent.launched) {
-      if (answered.has(task.taskId) || answered.has(`${task.taskId}:killed`)) continue;
-      answered.add(task.taskId);
-      h.agentUpdate(task, 'TASK_RUNNING');
-    }
-    for (let i = 0; i < 4; i++) await h.settle(0);
-  };
-  const listed = async () => (await call('GET', '/v2/deployments')).json() as Array<Record<string, unknown>>;
-  const ids = async () => ((await call('GET', '/v2/apps')).json().apps as Array<{ id: string }>).map((a) => a.id);
-  return { ...h, store, controller, apps, deployments, call, round, listed, ids };
+  const stack = await initStack(t, ({ store, controller, apps }) => [(s) => registerGroupRoutes(s, new GroupService(store, apps), apps, controller)]);
+  const ids = async () => ((await stack.call('GET', '/v2/apps')).json().apps as Array<{ id: string }>).map((a) => a.id);
+  return { ...stack, round: () => stack.round(), ids };
 }
 
 async function deployedShop(t: Test) {

@@ -1,15 +1,14 @@
 // After a master restart, reconciliation of tasks on agents that have not registered again is held
 // (reconcile-hold.ts): answered when the agent registers, or as lost when the window closes.
 import t from 'tap';
-import type { AgentLink, LogChunk } from '../../../src/kernel/agent-link';
 import { Master } from '../../../src/kernel/master/master';
 import { ReconcileHold } from '../../../src/kernel/master/reconcile-hold';
 import { inProcessTransport } from '../../../src/kernel/sdk/in-process';
 import type { AgentInfo, TaskInfo, TaskStatus } from '../../../src/kernel/types';
+import { FakeAgent, START } from './helpers/drain-harness';
 import { FakeClock } from '../../../src/shared/clock';
 import { silentLogger } from '../../../src/shared/logger';
 
-const START = Date.UTC(2026, 0, 1);
 const WINDOW = 60_000;
 /** The in-process transport delivers events on microtasks. */
 const settle = () => new Promise((r) => setImmediate(r));
@@ -33,25 +32,6 @@ t.test('ReconcileHold: holds questions about unknown agents while open, answers 
   clock.advance(WINDOW);
 });
 
-class ReturningAgent implements AgentLink {
-  constructor(
-    readonly info: AgentInfo,
-    private readonly running: TaskInfo[],
-  ) {}
-  launch(): void {}
-  kill(): void {}
-  acknowledge(): void {}
-  readLog(): Promise<LogChunk> {
-    return Promise.reject(new Error('not used'));
-  }
-  taskStatuses(): TaskStatus[] {
-    return [];
-  }
-  reportTasks(): Array<{ task: TaskInfo; status: TaskStatus }> {
-    return this.running.map((task) => ({ task, status: { taskId: task.taskId, agentId: task.agentId, frameworkId: task.frameworkId, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: START } }));
-  }
-}
-
 t.test('a restarted master answers for a returning agent’s tasks once it registers, and lost only after the window', async (t) => {
   const clock = new FakeClock(START);
   const master = new Master({ clock, logger: silentLogger(), agentReregisterMs: WINDOW });
@@ -66,7 +46,9 @@ t.test('a restarted master answers for a returning agent’s tasks once it regis
   clock.advance(1000);
   await settle();
   t.same(updates, [], 'nothing is answered while the agents may still come back');
-  master.registerAgent(info, new ReturningAgent(info, [task]));
+  const agent = new FakeAgent(info);
+  agent.reported = [{ task, status: { taskId: task.taskId, agentId: task.agentId, frameworkId: task.frameworkId, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', timestamp: START } }];
+  master.registerAgent(info, agent);
   await settle();
   t.match(updates, [{ taskId: 't1', state: 'TASK_RUNNING', reason: 'REASON_RECONCILIATION' }], 'a1 registered with t1 running: answered RUNNING');
   clock.advance(WINDOW);

@@ -12,6 +12,8 @@ export type CliClient = Pick<
   | 'planApp' | 'planAppUpdate' | 'restartApp' | 'listDeployments' | 'getDeployment' | 'rollbackDeployment'
   // Groups: `corral group`.
   | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup'
+  // cron (issue 6): `corral job`.
+  // discovery (issue 7): `corral dns`, `corral service`.
 >;
 
 export interface CliDeps {

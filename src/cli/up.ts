@@ -31,6 +31,8 @@ interface UpOptions {
   master?: boolean;
   agent?: boolean;
   init?: boolean;
+  cron?: boolean;
+  discovery?: boolean;
 }
 
 /** Running from a checkout (package.json beside dist/) means dev defaults: data in ./.corral. */
@@ -64,6 +66,8 @@ export function registerUp(program: Command): void {
     .option('--master', 'run the master role')
     .option('--agent', 'run the agent role')
     .option('--init', 'run the init (service) framework')
+    .option('--cron', 'run the cron (job) framework')
+    .option('--discovery', 'run service discovery (DNS and lookup API)')
     .action(async (_opts: UpOptions, cmd: Command) => {
       const o = cmd.optsWithGlobals<UpOptions>();
       const roleFlags = ROLES.filter((r: Role) => o[r] === true);

@@ -225,6 +225,10 @@ export class CorralClient {
     return (await this.send({ method: 'GET', path: '/metrics', accept: 'text/plain' })).text();
   }
 
+  // cron (issue 6): /v1/scheduler and /api/v1/jobs methods go below this line.
+
+  // discovery (issue 7): /v1 lookup and /api/v1/services methods go below this line.
+
   private async json<T>(spec: RequestSpec): Promise<T> {
     const res = await this.send(spec);
     const text = await res.text();

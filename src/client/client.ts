@@ -229,6 +229,8 @@ export class CorralClient {
 
   // discovery (issue 7): /v1 lookup and /api/v1/services methods go below this line.
 
+  // packages (issue 8): Cosmos /package methods go below this line.
+
   private async json<T>(spec: RequestSpec): Promise<T> {
     const res = await this.send(spec);
     const text = await res.text();

@@ -140,6 +140,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     if (has('discovery')) {
       // discovery (issue 7): the catalog, DNS server and lookup routes are composed here.
     }
+    // packages (issue 8): repositories and the /package routes are composed here (they need init).
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);
     routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));

@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   CLUSTER_ADDRESS_INVALID: { status: 400, summary: 'A --join address or the cluster host/port is malformed (host: IPv4 or DNS name; a master: its IPv4 address).' },
   // cron (issue 6): job and run errors go below this line.
   // discovery (issue 7): DNS and lookup errors go below this line.
+  // packages (issue 8): package and repository errors go below this line.
   CLUSTER_PORT_UNAVAILABLE: { status: 500, summary: 'The cluster UDP port cannot be bound (in use, or the host is not an address of this machine).' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

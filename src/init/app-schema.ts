@@ -64,6 +64,22 @@ export const appSchema = {
       },
     },
     dependencies: { type: 'array', items: { type: 'string', minLength: 1 } },
+    readinessChecks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          protocol: { enum: ['HTTP', 'HTTPS'] },
+          path: { type: 'string' },
+          portName: { type: 'string', minLength: 1 },
+          intervalSeconds: { type: 'integer', minimum: 1 },
+          timeoutSeconds: { type: 'integer', minimum: 1 },
+          httpStatusCodesForReady: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 } },
+          preserveLastResponse: { type: 'boolean' },
+        },
+      },
+    },
     // Times in whole seconds, as Marathon stores them. Rules between fields (a COMMAND needs a
     // command, portIndex within the ports, timeout < interval) are checked in app.ts.
     healthChecks: {

@@ -4,7 +4,8 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { CorralError, type ErrorDetail } from '../shared/errors';
 import { appSchema } from './app-schema';
 import { fullRegex, isKnownField } from './constraints';
-import { CONSTRAINT_OPERATORS, DEFAULT_UNREACHABLE_STRATEGY, DEFAULT_UPGRADE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type UnreachableStrategy, type UpgradeStrategy } from './types';
+import { readinessDetails, withReadinessDefaults } from './readiness';
+import { CONSTRAINT_OPERATORS, DEFAULT_UNREACHABLE_STRATEGY, DEFAULT_UPGRADE_STRATEGY, type AppDefinition, type AppHealthCheck, type PortDefinition, type ReadinessCheck, type UnreachableStrategy, type UpgradeStrategy } from './types';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(appSchema);
@@ -79,6 +80,9 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
   if (new Set(names).size !== names.length) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/portDefinitions', errors: ['port names must be unique'] }]);
   const fixed = portDefinitions.map((p) => p.port).filter((p) => p !== 0);
   if (new Set(fixed).size !== fixed.length) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/portDefinitions', errors: ['ports must be unique'] }]);
+  const readinessChecks = (body.readinessChecks as Array<Partial<ReadinessCheck>> | undefined)?.map(withReadinessDefaults);
+  const readinessProblems = readinessDetails(readinessChecks ?? [], portDefinitions);
+  if (readinessProblems.length > 0) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', readinessProblems);
   const { ports: _legacyPorts, ...rest } = body;
   return {
     ...rest,
@@ -99,6 +103,7 @@ export function validateApp(input: unknown, opts: ValidateOptions = {}): AppDefi
     upgradeStrategy: { ...DEFAULT_UPGRADE_STRATEGY, ...(body.upgradeStrategy as Partial<UpgradeStrategy> | undefined) },
     dependencies,
     ...(healthChecks ? { healthChecks } : {}),
+    ...(readinessChecks ? { readinessChecks } : {}),
   } as AppDefinition;
 }
 

@@ -141,6 +141,15 @@ export class InitController {
     };
   }
 
+  /** The task passed its app's readiness check (readiness-runner.ts): an upgrade or a move may go on. */
+  markReady(taskId: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task || task.ready) return;
+    task.ready = true;
+    this.convergeApp(task.appId);
+    this.notifyActivity(task.appId);
+  }
+
   /** Applies planInstances to every app: kills what must go, queues launches, asks for offers. */
   converge(): void {
     if (!this.conn) return;

@@ -1,7 +1,12 @@
 // Marathon's shapes of a deployment: GET /v2/deployments entries and the deployment events of its
 // event bus (deployment_info, deployment_step_success, deployment_success, deployment_failed), plus
 // the native view of a finished one. Pure.
+import type { ReadinessResult } from './readiness';
 import type { DeploymentOutcome, DeploymentPlan, DeploymentStep, StoredApp } from './types';
+
+/** The readiness results of an app's tasks still being checked; none when not given. */
+export type ReadinessOf = (appId: string) => ReadinessResult[];
+const NO_READINESS: ReadinessOf = () => [];
 
 /** A deployment as the runner tracks it. */
 export interface DeploymentState {
@@ -27,7 +32,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const stepJson = (s: DeploymentStep | undefined) => ({ actions: (s?.actions ?? []).map((a) => ({ action: a.action, app: a.app })) });
 
 /** GET /v2/deployments entry; `currentStep` counts from 1, as in Marathon. */
-export function marathonDeployment(d: DeploymentState): Record<string, unknown> {
+export function marathonDeployment(d: DeploymentState, readiness: ReadinessOf = NO_READINESS): Record<string, unknown> {
   const current = d.plan.steps[d.step];
   return {
     id: d.plan.id,
@@ -35,7 +40,7 @@ export function marathonDeployment(d: DeploymentState): Record<string, unknown> 
     affectedApps: d.plan.affectedApps,
     affectedPods: [],
     steps: d.plan.steps.map(stepJson),
-    currentActions: (current?.actions ?? []).map((a) => ({ action: a.action, app: a.app, readinessCheckResults: [] })),
+    currentActions: (current?.actions ?? []).map((a) => ({ action: a.action, app: a.app, readinessCheckResults: readiness(a.app) })),
     currentStep: Math.min(d.step + 1, d.plan.steps.length),
     totalSteps: d.plan.steps.length,
     // Corral extension: when it rolls back by itself.
@@ -44,9 +49,9 @@ export function marathonDeployment(d: DeploymentState): Record<string, unknown> 
 }
 
 /** The native view (GET /api/v1/deployments/{id}): Marathon's entry plus how it ended. */
-export function nativeDeployment(d: DeploymentState): Record<string, unknown> {
+export function nativeDeployment(d: DeploymentState, readiness: ReadinessOf = NO_READINESS): Record<string, unknown> {
   return {
-    ...marathonDeployment(d),
+    ...marathonDeployment(d, readiness),
     status: d.status,
     startedAt: iso(d.startedAt),
     finishedAt: d.finishedAt === undefined ? null : iso(d.finishedAt),

@@ -3,6 +3,7 @@
 // Nothing here writes or schedules; deployments.ts runs the plans and the `--dry-run` shows them.
 import { CorralError } from '../shared/errors';
 import type { AppChange, AppTask, DeploymentAction, DeploymentActionType, DeploymentPlan, DeploymentStep, StoredApp } from './types';
+import { readinessPassed } from './readiness';
 
 /**
  * Marathon's order: first stop the removed apps (dependents before what they depend on), then start
@@ -82,7 +83,8 @@ export function checkDependencies(apps: readonly StoredApp[]): void {
 /**
  * Whether an action has reached its goal. A stopped app has no task left; a started one exists; a
  * scaled or restarted one has exactly `instances` tasks, every one of the current config, RUNNING
- * and — when the app has health checks — healthy, with nothing else left (no old task still dying).
+ * and — when the app has health checks — healthy, past its readiness check if the app has one, with
+ * nothing else left (no old task still dying).
  */
 export function actionDone(action: DeploymentAction, target: StoredApp | undefined, tasks: readonly AppTask[]): boolean {
   if (action.action === 'StartApplication') return true;
@@ -90,7 +92,7 @@ export function actionDone(action: DeploymentAction, target: StoredApp | undefin
   const checked = (target.app.healthChecks?.length ?? 0) > 0;
   return (
     tasks.length === target.app.instances &&
-    tasks.every((t) => !t.killRequested && t.configVersion === target.lastConfigChangeAt && t.state === 'TASK_RUNNING' && (!checked || t.healthy === true))
+    tasks.every((t) => !t.killRequested && t.configVersion === target.lastConfigChangeAt && t.state === 'TASK_RUNNING' && (!checked || t.healthy === true) && readinessPassed(target.app, t))
   );
 }
 

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CorralError, errors } from '../shared/errors';
 import type { AppService, ChangeOptions, ChangeResult } from './app-service';
-import { dryRunJson, marathonDeployment, nativeDeployment } from './deployment-json';
+import { dryRunJson, marathonDeployment, nativeDeployment, type ReadinessOf } from './deployment-json';
 import type { Deployments } from './deployments';
 import { upgradeStrategyOf } from './app';
 import { upgradeBounds } from './rolling';
@@ -42,8 +42,8 @@ export function dryRunAnswer(result: ChangeResult, app: Record<string, unknown>)
   return dryRunJson(result.plan, { app, rolling });
 }
 
-export function registerDeploymentRoutes(server: FastifyInstance, apps: AppService, deployments: Deployments): void {
-  server.get('/v2/deployments', async () => deployments.list().map(marathonDeployment));
+export function registerDeploymentRoutes(server: FastifyInstance, apps: AppService, deployments: Deployments, readiness?: ReadinessOf): void {
+  server.get('/v2/deployments', async () => deployments.list().map((d) => marathonDeployment(d, readiness)));
 
   server.delete<{ Params: { id: string }; Querystring: { force?: string } }>('/v2/deployments/:id', async (req, reply) => {
     if (req.query.force === 'true') {
@@ -58,6 +58,6 @@ export function registerDeploymentRoutes(server: FastifyInstance, apps: AppServi
   server.get<{ Params: { id: string } }>('/api/v1/deployments/:id', async (req) => {
     const d = deployments.find(req.params.id);
     if (!d) throw errors.deploymentNotFound(req.params.id);
-    return { deployment: nativeDeployment(d) };
+    return { deployment: nativeDeployment(d, readiness) };
   });
 }

@@ -2,6 +2,7 @@
 // for one app (including moving it off draining agents), and how long to hold launches back after
 // failures.
 import { upgradeStrategyOf } from './app';
+import { readinessPassed } from './readiness';
 import { planRollingUpgrade, type RollingHealth, type RollingTask } from './rolling';
 import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppTask, type Backoff, type StoredApp } from './types';
 
@@ -36,7 +37,9 @@ function expired(app: AppDefinition, t: AppTask, now: number): boolean {
 const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
 const NO_AGENTS: ReadonlySet<string> = new Set();
 /** Serving: RUNNING, and healthy when the app has health checks. */
-const ready = (app: AppDefinition, t: AppTask) => t.state === 'TASK_RUNNING' && (!app.healthChecks?.length || t.healthy === true);
+const serving = (app: AppDefinition, t: AppTask) => t.state === 'TASK_RUNNING' && (!app.healthChecks?.length || t.healthy === true);
+/** A task of the current config serves once it also passed the app's readiness check, if there is one (old ones served before it existed). */
+const ready = (app: AppDefinition, t: AppTask) => serving(app, t) && readinessPassed(app, t);
 const unstarted = (t: AppTask) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING';
 
 /**
@@ -88,8 +91,8 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
     const rolling = planRollingUpgrade({
       instances: app.instances,
       strategy: upgradeStrategyOf(app),
-      old: outdated.map((t) => rollingTask(app, t)),
-      fresh: staying.filter((t) => !kill.includes(t.taskId)).map((t) => rollingTask(app, t)),
+      old: outdated.map((t) => rollingTask(app, t, serving)),
+      fresh: staying.filter((t) => !kill.includes(t.taskId)).map((t) => rollingTask(app, t, ready)),
       dying: dying.length + kill.filter((id) => staying.some((t) => t.taskId === id)).length,
       missing: launch,
     });
@@ -103,10 +106,11 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
 }
 
 /** A task as the rolling upgrade sees it; an unknown state (init restarted) or health may still serve. */
-function rollingTask(app: AppDefinition, t: AppTask): RollingTask {
+function rollingTask(app: AppDefinition, t: AppTask, serves: (app: AppDefinition, t: AppTask) => boolean): RollingTask {
   let health: RollingHealth = 'down';
-  if (ready(app, t)) health = 'healthy';
-  else if (t.state === 'TASK_UNKNOWN' || t.state === 'TASK_UNREACHABLE' || (t.state === 'TASK_RUNNING' && t.healthy === undefined)) health = 'unknown';
+  if (serves(app, t)) health = 'healthy';
+  // Healthy but not (yet, or not since init started) past its readiness check: it may serve.
+  else if (t.state === 'TASK_UNKNOWN' || t.state === 'TASK_UNREACHABLE' || (t.state === 'TASK_RUNNING' && t.healthy !== false)) health = 'unknown';
   return { taskId: t.taskId, health, stagedAt: t.stagedAt };
 }
 

@@ -9,6 +9,20 @@ export interface PortDefinition {
   labels?: Record<string, string>;
 }
 
+/** A Marathon readiness check with its defaults filled in (times in seconds); init runs it, not the agent. */
+export interface ReadinessCheck {
+  name: string;
+  protocol: 'HTTP' | 'HTTPS';
+  path: string;
+  /** The portDefinitions name of the port to check. */
+  portName: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  httpStatusCodesForReady: number[];
+  preserveLastResponse: boolean;
+  [extra: string]: unknown;
+}
+
 /** Marathon's health check protocols; the MESOS_* ones run on the agent like the plain ones. */
 export type AppHealthCheckProtocol = 'HTTP' | 'HTTPS' | 'TCP' | 'COMMAND' | 'MESOS_HTTP' | 'MESOS_HTTPS' | 'MESOS_TCP';
 
@@ -54,6 +68,8 @@ export interface AppDefinition {
   fetch?: unknown;
   /** Absent when the app has none (apps stored before health checks existed look the same). */
   healthChecks?: AppHealthCheck[];
+  /** Checked by init on each new running (and healthy) task until it answers ready once. */
+  readinessChecks?: ReadinessCheck[];
   /**
    * When an instance on a lost agent stops counting (and is replaced): `inactiveAfterSeconds` after
    * its agent became unreachable; 'disabled' never. Absent in apps stored before it existed: the default.
@@ -130,6 +146,8 @@ export interface AppTask {
   healthy?: boolean;
   /** One per app health check, in order, as the agent last reported them. */
   healthCheckResults?: HealthCheckResult[];
+  /** Passed the app's readiness check (unset: not yet, or not known since init started). */
+  ready?: boolean;
 }
 
 export interface TaskFailure {

@@ -194,3 +194,50 @@ t.test('dry run: the plan and the rolling bounds, nothing written; restart and r
   t.equal(badDeadline.statusCode, 400);
   t.equal(badDeadline.json().code, 'INVALID_REQUEST');
 });
+
+t.test('readiness checks gate a deployment: results in /v2/deployments, old instances stay until the new ones are ready', async (t) => {
+  const ready = new Set<string>();
+  const probed: string[] = [];
+  // The fake HTTP client answers by port: a task is ready once the test puts its port in `ready`.
+  const readinessGet = async (url: string) => {
+    probed.push(url);
+    const port = new URL(url).port;
+    return ready.has(port) ? { status: 200, contentType: 'text/plain', body: 'ready' } : { status: 503, contentType: 'text/plain', body: 'warming up' };
+  };
+  const stack = await initStack(t, () => [], { readinessGet });
+  const round = () => stack.round(() => true);
+  const app = { ...web, portDefinitions: [{ port: 0, name: 'http' }], readinessChecks: [{ portName: 'http', path: '/ready', intervalSeconds: 2, timeoutSeconds: 1, preserveLastResponse: true }] };
+  const created = (await stack.call('POST', '/v2/apps', app)).json();
+  await round();
+  const tasks = () => stack.controller.tasksOf('/web');
+  t.equal(tasks().length, 2, 'both instances run');
+  t.equal((await stack.listed()).length, 1, 'running and healthy but not ready: still deploying');
+  t.match(probed[0], /^http:\/\/[^/]+:\d+\/ready$/, 'the check requests the named port and path');
+  const results = (await stack.listed())[0]!.currentActions as Array<{ readinessCheckResults: unknown[] }>;
+  t.match(results[0]!.readinessCheckResults, [
+    { name: 'readinessCheck', ready: false, lastResponse: { status: 503, body: 'warming up' } },
+    { name: 'readinessCheck', ready: false },
+  ]);
+  for (const task of tasks()) ready.add(String(task.ports[0]));
+  await stack.settle(2000);
+  await round();
+  t.same(await stack.listed(), [], `deployment ${created.deployments[0].id} is done once every instance is ready`);
+
+  // An upgrade: minimumHealthCapacity 1 keeps both old instances until new ones are ready.
+  const oldIds = tasks().map((x) => x.taskId);
+  await stack.call('PUT', '/v2/apps/web', { env: { V: '2' } });
+  for (let i = 0; i < 3; i++) {
+    await stack.settle(2000);
+    await round();
+  }
+  t.same(tasks().filter((x) => oldIds.includes(x.taskId) && !x.killRequested).map((x) => x.taskId).sort(), [...oldIds].sort(), 'no old instance is killed while the new one is not ready');
+  t.equal(tasks().length, 3, 'one new instance (maximumOverCapacity 0.5 of 2)');
+  for (const task of tasks()) ready.add(String(task.ports[0]));
+  for (let i = 0; i < 6; i++) {
+    await stack.settle(2000);
+    await round();
+    for (const task of tasks()) ready.add(String(task.ports[0]));
+  }
+  t.same(await stack.listed(), [], 'the upgrade finishes once the new instances are ready');
+  t.equal(tasks().filter((x) => oldIds.includes(x.taskId)).length, 0, 'the old instances are gone');
+});

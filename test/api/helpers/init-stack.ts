@@ -12,13 +12,14 @@ import { InitController } from '../../../src/init/controller';
 import type { DeploymentEvent } from '../../../src/init/deployment-json';
 import { registerDeploymentRoutes } from '../../../src/init/deployment-routes';
 import { Deployments } from '../../../src/init/deployments';
+import { ReadinessRunner, type HttpGet } from '../../../src/init/readiness-runner';
 import { registerMarathonRoutes } from '../../../src/init/routes';
 import { inProcessTransport } from '../../../src/kernel/sdk/in-process';
 import type { TaskInfo } from '../../../src/kernel/types';
 import { silentLogger } from '../../../src/shared/logger';
 import { createMetrics } from '../../../src/shared/metrics';
 import { MemoryStore } from '../../../src/store/memory';
-import { drainHarness } from '../../kernel/master/helpers/drain-harness';
+import { drainHarness, FakeAgent, res } from '../../kernel/master/helpers/drain-harness';
 
 export const TOKEN = 'test-token';
 
@@ -28,9 +29,15 @@ interface Parts {
   apps: AppService;
 }
 
-export async function initStack(t: Test, routes: (parts: Parts) => Array<(s: FastifyInstance) => void> = () => []) {
+/** Options of the stack: `readinessGet` runs readiness checks (readiness-runner.ts) through this fake HTTP client. */
+export interface StackOptions {
+  readinessGet?: HttpGet;
+}
+
+export async function initStack(t: Test, routes: (parts: Parts) => Array<(s: FastifyInstance) => void> = () => [], opts: StackOptions = {}) {
   const h = drainHarness(t, { allocationIntervalMs: 1000 });
-  const agent = h.addAgent('a1');
+  // Room for tasks with ports (readiness checks name one).
+  const agent = h.addAgent('a1', new FakeAgent({ id: 'a1', hostname: 'a1.test', resources: { ...res(4, 4096), ports: [{ begin: 31000, end: 31099 }] }, attributes: {}, registeredAt: h.clock.now(), version: 'test' }));
   const store = new MemoryStore();
   const repo = new AppRepo(store);
   const controller = new InitController({ repo, transport: inProcessTransport(h.master), clock: h.clock, logger: silentLogger(), tickMs: 1000 });
@@ -41,17 +48,20 @@ export async function initStack(t: Test, routes: (parts: Parts) => Array<(s: Fas
   const events: DeploymentEvent[] = [];
   deployments.onEvent((e) => events.push(e));
   const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
+  const readiness = opts.readinessGet ? new ReadinessRunner({ controller, clock: h.clock, logger: silentLogger(), get: opts.readinessGet }) : undefined;
+  readiness?.start();
   const server = createApiServer({
     token: TOKEN,
     logger: silentLogger(),
     metrics: createMetrics({ processMetrics: false }),
     routes: [
       (s) => registerMarathonRoutes(s, apps, controller, { version: 'test', leaderUrl: 'http://127.0.0.1:8080', frameworkId: () => controller.frameworkId() }, versions),
-      (s) => registerDeploymentRoutes(s, apps, deployments),
+      (s) => registerDeploymentRoutes(s, apps, deployments, readiness && ((appId) => readiness.results(appId))),
       ...routes({ store, controller, apps }),
     ],
   });
   t.teardown(async () => {
+    readiness?.stop();
     deployments.stop();
     await controller.stop();
     await server.close();

@@ -2,14 +2,17 @@
 // controller (which converges them, rolling upgrades included), watches the tasks until every action
 // of the step is done, then starts the next step. It keeps one deployment per app (APP_LOCKED unless
 // forced), rolls a deployment back when its deadline passes (through the handler the app service
-// sets), and emits Marathon's deployment events. Deployments live in memory: after a restart of
-// init the controller converges every app to its stored definition without them.
+// sets), and emits Marathon's deployment events. Deployments in progress are kept in the store
+// (deployment-store.ts) and restored after a restart: their apps have converged meanwhile (the
+// controller loads every stored definition at once, so the order of steps not yet started is not
+// kept), and they end as their apps reach their targets, or roll back at their deadline.
 import type { Clock, TimerHandle } from '../shared/clock';
 import { errors } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { InitController } from './controller';
 import { endEvent, stepEvent, type DeploymentEvent, type DeploymentState } from './deployment-json';
 import { actionDone, deploymentDeadline } from './deployment-plan';
+import type { DeploymentStore } from './deployment-store';
 import type { AppChange, DeploymentOutcome, DeploymentPlan, StoredApp } from './types';
 
 /** What the runner needs of the controller. */
@@ -26,6 +29,8 @@ export interface DeploymentsOptions {
   checkIntervalMs?: number;
   /** Finished deployments kept for GET /api/v1/deployments/{id}. */
   historySize?: number;
+  /** Where deployments in progress are kept across restarts; none: in memory only. */
+  persist?: DeploymentStore;
 }
 
 export interface DeployOptions {
@@ -148,6 +153,7 @@ export class Deployments {
       recheck: false,
     };
     this.running.set(plan.id, d);
+    this.opts.persist?.save(d);
     this.opts.logger.info({ event: 'deployment_started', id: plan.id, apps: plan.affectedApps, steps: plan.steps.length, rollbackOf: opts.rollbackOf }, 'deployment started');
     const acting = new Set(plan.steps.flatMap((s) => s.actions.map((a) => a.app)));
     for (const c of plan.changes) if (!acting.has(c.appId)) this.release(d, c);
@@ -158,6 +164,34 @@ export class Deployments {
     }
     this.check(d);
     return d;
+  }
+
+  /**
+   * Resumes the deployments the store kept (after a restart): every app of theirs is with the
+   * controller already (`entryOf`: what it holds), so they are only watched until done, and roll
+   * back at their deadline as before.
+   */
+  async restore(entryOf: (appId: string) => AppEntry): Promise<void> {
+    for (const p of (await this.opts.persist?.load()) ?? []) {
+      if (this.running.has(p.plan.id)) continue;
+      const d: Running = {
+        plan: p.plan,
+        step: p.step,
+        startedAt: p.startedAt,
+        deadline: p.deadline ?? undefined,
+        rollbackOf: p.rollbackOf ?? undefined,
+        status: 'running',
+        entries: new Map(p.plan.affectedApps.map((id) => [id, entryOf(id)])),
+        released: new Set(p.plan.affectedApps),
+        timer: undefined,
+        checking: false,
+        recheck: false,
+      };
+      this.running.set(p.plan.id, d);
+      this.opts.logger.info({ event: 'deployment_restored', id: p.plan.id, apps: p.plan.affectedApps, step: p.step }, 'deployment in progress restored');
+      if (d.deadline !== undefined) d.timer = this.opts.clock.setTimeout(() => this.expire(p.plan.id), Math.max(0, d.deadline - this.opts.clock.now()));
+      this.check(d);
+    }
   }
 
   /**
@@ -225,6 +259,7 @@ export class Deployments {
       this.emit(stepEvent('deployment_step_success', d, now));
       d.step++;
       if (d.step < d.plan.steps.length) {
+        this.opts.persist?.save(d);
         this.emit(stepEvent('deployment_info', d, now));
         this.releaseStep(d);
       }
@@ -237,6 +272,7 @@ export class Deployments {
     d.status = outcome;
     d.finishedAt = this.opts.clock.now();
     this.running.delete(d.plan.id);
+    this.opts.persist?.remove(d.plan.id);
     const { entries: _e, released: _r, timer: _t, checking: _c, recheck: _rc, ...state } = d;
     this.finished.unshift(state);
     this.finished.splice(this.opts.historySize ?? DEFAULT_HISTORY);

@@ -10,6 +10,8 @@ import { Deployments, type AppEntry, type DeploymentController } from '../../src
 import type { AppChange, AppTask, StoredApp } from '../../src/init/types';
 import { FakeClock } from '../../src/shared/clock';
 import { silentLogger } from '../../src/shared/logger';
+import { DeploymentStore } from '../../src/init/deployment-store';
+import { MemoryStore } from '../../src/store/memory';
 
 const V1 = '2026-01-01T00:00:00.000Z';
 const stored = (id: string, more: Record<string, unknown> = {}): StoredApp => ({ app: validateApp({ id, cmd: 'serve', ...more }), version: V1, lastConfigChangeAt: V1, lastScalingAt: V1 });
@@ -124,4 +126,71 @@ t.test('the deadline calls the rollback handler; without one the deployment just
   const lone = bare.deploy([create(stored('/web'))], { deadlineSeconds: 5 });
   bare.clock.advance(5_000);
   t.match(bare.deployments.find(lone.plan.id), { status: 'stopped', reason: 'deadline passed' });
+});
+
+t.test('deployments in progress survive a restart: restored from the store, still locking, deadline kept, finished when done', async (t) => {
+  const store = new MemoryStore();
+  const clock = new FakeClock(Date.parse(V1));
+  const tasks = new Map<string, AppTask[]>();
+  const listeners: Array<(appId: string) => void> = [];
+  const controller: DeploymentController = {
+    tasksOf: (appId) => tasks.get(appId) ?? [],
+    appChanged: () => undefined,
+    onActivity: (l) => (listeners.push(l), () => undefined),
+  };
+  const persist = new DeploymentStore(store, silentLogger());
+  const make = () => new Deployments({ controller, clock, logger: silentLogger(), persist });
+  const before = make();
+  before.start();
+  const web = stored('/web', { instances: 2, upgradeStrategy: { deadlineSeconds: 60 } });
+  const db = stored('/db', { instances: 1 });
+  const plan = planDeployment('dep1', V1, [create(web), create(db)]);
+  before.deploy(plan, new Map<string, AppEntry>([['/web', { stored: web, revision: 3 }], ['/db', { stored: db, revision: 4 }]]));
+  const done = before.deploy(planDeployment('dep2', V1, [create(stored('/other', { instances: 0 }))]), new Map([['/other', { stored: stored('/other', { instances: 0 }), revision: 5 }]]));
+  t.equal(done.status, 'succeeded', 'a deployment with nothing to wait for ends at once');
+  await persist.flushed();
+  before.stop();
+  t.same((await store.list('/init/deployments/')).map((e) => e.key), ['/init/deployments/dep1'], 'only the one in progress is kept');
+
+  // A new process: the runner restores it.
+  clock.advance(10_000);
+  const after = make();
+  after.start();
+  t.teardown(() => after.stop());
+  const expired: string[] = [];
+  after.onDeadline(async (d) => void expired.push(d.plan.id));
+  const events: DeploymentEvent[] = [];
+  after.onEvent((e) => events.push(e));
+  await after.restore((appId) => (appId === '/web' ? { stored: web, revision: 3 } : appId === '/db' ? { stored: db, revision: 4 } : undefined));
+  t.same(after.list().map((d) => d.plan.id), ['dep1']);
+  t.equal(after.get('dep1').deadline, Date.parse(V1) + 60_000, 'the deadline is the one set at the start');
+  t.throws(() => after.assertUnlocked(['/web'], false), { code: 'APP_LOCKED' }, 'its apps are still locked');
+  t.equal(after.entryOf('dep1', '/web')?.revision, 3);
+
+  tasks.set('/db', [runningTask('/db', 0)]);
+  tasks.set('/web', [runningTask('/web', 0), runningTask('/web', 1)]);
+  listeners.forEach((l) => l('/web'));
+  t.same(after.list(), [], 'done once its apps run their instances');
+  t.equal(events.at(-1)?.eventType, 'deployment_success');
+  await persist.flushed();
+  t.same(await store.list('/init/deployments/'), [], 'and forgotten in the store');
+
+  // A restored deployment that does not finish rolls back at its deadline.
+  const third = make();
+  third.start();
+  t.teardown(() => third.stop());
+  third.onDeadline(async (d) => void expired.push(d.plan.id));
+  const slow = stored('/slow', { instances: 1, upgradeStrategy: { deadlineSeconds: 30 } });
+  third.deploy(planDeployment('dep3', V1, [create(slow)]), new Map([['/slow', { stored: slow, revision: 6 }]]));
+  await persist.flushed();
+  third.stop();
+  const fourth = make();
+  fourth.start();
+  t.teardown(() => fourth.stop());
+  fourth.onDeadline(async (d) => void expired.push(d.plan.id));
+  await fourth.restore(() => ({ stored: slow, revision: 6 }));
+  clock.advance(29_999);
+  t.same(expired, []);
+  clock.advance(1);
+  t.same(expired, ['dep3'], 'the deadline fires in the new process');
 });

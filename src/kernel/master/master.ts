@@ -384,7 +384,8 @@ export class Master implements MasterLink {
   /** One allocation cycle: offer every agent's free resources per hierarchical DRF (roles, then frameworks). */
   allocate(): void {
     this.allocationQueued = false;
-    if (!this.running) return;
+    // A cycle tallies every task: skip it while no framework wants offers (all suppressed or gone).
+    if (!this.running || ![...this.frameworks.values()].some((f) => f.events && !f.suppressed)) return;
     // Nothing is offered on lost or draining agents.
     const agents = [...this.agents.values()].filter((a) => a.unreachableSince === undefined && !this.drains.has(a.info.id)).map((a) => a.info);
     const snapshot = masterSnapshot({ now: this.opts.clock.now(), roles: this.opts.roles, agents, frameworks: this.frameworks.values(), tasks: this.tasks.values(), offers: this.offers.values() });

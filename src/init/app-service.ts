@@ -93,11 +93,7 @@ export class AppService {
     const existing = this.controller.apps.get(id);
     if (!existing) return this.create({ ...(isObject(body) ? body : {}), id }, opts);
     if (!isObject(body)) throw new CorralError('VALIDATION_FAILED', 'Object is not valid', [{ path: '/', errors: ['must be a JSON object'] }]);
-    const merged = partial ? { ...existing.stored.app, ...body } : body;
-    // A body with cmd replaces args and the other way round, as Marathon does.
-    if (partial && 'cmd' in body && !('args' in body)) delete (merged as Record<string, unknown>).args;
-    if (partial && 'args' in body && !('cmd' in body)) delete (merged as Record<string, unknown>).cmd;
-    if (partial && 'ports' in body && !('portDefinitions' in body)) delete (merged as Record<string, unknown>).portDefinitions;
+    const merged = partial ? mergeUpdate(existing.stored.app, body) : body;
     const app = this.assignServicePorts(validateApp(merged, { id }), existing.stored.app);
     const version = this.version();
     const restart = needsRestart(existing.stored.app, app);
@@ -154,6 +150,33 @@ export class AppService {
     if (this.deployments.find(id)?.status === 'running') this.deployments.end(id, 'rolled-back', reason, plan.id);
     this.deployments.deploy(plan, entries, { force: true, rollbackOf: id });
     return { deploymentId: plan.id, version };
+  }
+
+  /**
+   * Marathon's bulk `PUT /v2/apps`: an array of app definitions, each merged into its app
+   * (partialUpdate, the default) or replacing it, created when missing, all in one deployment.
+   * VALIDATION_FAILED paths start with the item's index (`/1/cpus`).
+   */
+  async updateMany(bodies: unknown, partial: boolean, opts: ChangeOptions = {}): Promise<ManyChangeResult> {
+    if (!Array.isArray(bodies)) throw errors.validation([{ path: '/', errors: ['must be a JSON array of app definitions'] }]);
+    const details: ErrorDetail[] = [];
+    const items: GroupAppBody[] = [];
+    const seen = new Set<string>();
+    bodies.forEach((body: unknown, i) => {
+      if (!isObject(body) || typeof body.id !== 'string') return void details.push({ path: `/${i}/id`, errors: ['every app of a bulk update needs an id'] });
+      let id: string;
+      try {
+        id = normalizeAppId(body.id, `/${i}/id`);
+      } catch (err) {
+        return void details.push(...((err as CorralError).details ?? []));
+      }
+      if (seen.has(id)) return void details.push({ path: `/${i}/id`, errors: [`app ${id} is given more than once`] });
+      seen.add(id);
+      const existing = this.controller.apps.get(id)?.stored.app;
+      items.push({ body: { ...(partial && existing ? mergeUpdate(existing, body) : body), id }, path: `/${i}` });
+    });
+    if (details.length > 0) throw errors.validation(details);
+    return this.changeMany(items, [], opts);
   }
 
   /**
@@ -288,4 +311,13 @@ function sameDefinition(a: AppDefinition, b: AppDefinition): boolean {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A partial update (Marathon's partialUpdate): the body's fields over the app's; cmd replaces args and the other way round, ports replace portDefinitions. */
+function mergeUpdate(app: AppDefinition, body: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...app, ...body };
+  if ('cmd' in body && !('args' in body)) delete merged.args;
+  if ('args' in body && !('cmd' in body)) delete merged.cmd;
+  if ('ports' in body && !('portDefinitions' in body)) delete merged.portDefinitions;
+  return merged;
 }

@@ -1,10 +1,11 @@
 // Marathon's /v2 routes over the init framework. App ids contain slashes, so app routes match a
 // wildcard and split off a trailing `/tasks` or `/versions[/{version}]` (version-routes.ts) themselves.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CorralError } from '../shared/errors';
 import type { AppService } from './app-service';
 import type { AppVersions } from './app-versions';
 import type { InitController } from './controller';
+import { dryRunJson } from './deployment-json';
 import { changeOptions, dryRunAnswer, type ChangeQuery } from './deployment-routes';
 import { marathonApp, marathonAppDefinition, marathonAppJson, marathonTask, marathonTaskJson, marathonTasksText } from './marathon-json';
 import type { StoredApp } from './types';
@@ -69,9 +70,17 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     return { app: appJson(apps.get(path), true) };
   });
 
-  server.put<{ Params: { '*': string }; Querystring: { partialUpdate?: string } & ChangeQuery }>('/v2/apps/*', async (req, reply) => {
-    const partial = req.query.partialUpdate !== 'false';
-    const result = await apps.update(req.params['*'], req.body, partial, changeOptions(req.query));
+  // Marathon's bulk update: every app of the array in one deployment.
+  server.put<{ Querystring: { partialUpdate?: string } & ChangeQuery }>('/v2/apps', async (req, reply) => {
+    const result = await apps.updateMany(req.body, req.query.partialUpdate !== 'false', changeOptions(req.query));
+    if (result.dryRun) return dryRunJson(result.plan, {});
+    void reply.header('Marathon-Deployment-Id', result.deploymentId);
+    return { deploymentId: result.deploymentId, version: result.version };
+  });
+
+  // PATCH is PUT with partialUpdate, whatever the query says (Marathon 1.6+).
+  const updateApp = async (id: string, body: unknown, partial: boolean, query: ChangeQuery, reply: FastifyReply) => {
+    const result = await apps.update(id, body, partial, changeOptions(query));
     const { stored, deploymentId, created } = result;
     if (result.dryRun) return dryRunAnswer(result, marathonAppDefinition(stored));
     if (created) {
@@ -80,7 +89,11 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
     }
     void reply.header('Marathon-Deployment-Id', deploymentId);
     return { deploymentId, version: stored.version };
-  });
+  };
+  server.put<{ Params: { '*': string }; Querystring: { partialUpdate?: string } & ChangeQuery }>('/v2/apps/*', async (req, reply) =>
+    updateApp(req.params['*'], req.body, req.query.partialUpdate !== 'false', req.query, reply),
+  );
+  server.patch<{ Params: { '*': string }; Querystring: ChangeQuery }>('/v2/apps/*', async (req, reply) => updateApp(req.params['*'], req.body, true, req.query, reply));
 
   server.delete<{ Params: { '*': string }; Querystring: ChangeQuery }>('/v2/apps/*', async (req, reply) => {
     const { deploymentId, plan } = await apps.remove(req.params['*'], { ...changeOptions(req.query), dryRun: false });

@@ -66,7 +66,7 @@ export async function initStack(t: Test, routes: (parts: Parts) => Array<(s: Fas
     await controller.stop();
     await server.close();
   });
-  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
     server.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
 
   const answered = new Set<string>();

@@ -92,3 +92,33 @@ export function whereAllowed<P extends Placement>(constraints: readonly AppConst
   const eligible = candidates.filter((p) => others.every((c) => meetsConstraint(c, p, placed)));
   return eligible.filter((p) => groupBy.every((c) => meetsConstraint(c, p, placed, eligible)));
 }
+
+/**
+ * Which `count` of `order` (the kill selection's order, first to go first) to kill on a scale-down
+ * so that GROUP_BY spreads stay even, as Marathon's scale-down does: each kill comes from the most
+ * crowded value of the GROUP_BY fields (the first field decides, the next ones break ties), and the
+ * kill selection picks among its instances. Without GROUP_BY: the first `count`.
+ */
+export function spreadKeepingKills<T>(constraints: readonly AppConstraint[], order: readonly T[], count: number, at: (t: T) => Placement): T[] {
+  const fields = constraints.filter((c) => c[1] === 'GROUP_BY').map((c) => c[0]);
+  if (fields.length === 0) return order.slice(0, count);
+  const left = [...order];
+  const kills: T[] = [];
+  while (kills.length < count && left.length > 0) {
+    const counts = fields.map((f) => {
+      const m = new Map<string | undefined, number>();
+      for (const t of left) m.set(fieldValue(f, at(t)), (m.get(fieldValue(f, at(t))) ?? 0) + 1);
+      return m;
+    });
+    const crowd = (t: T) => fields.map((f, i) => counts[i]!.get(fieldValue(f, at(t))) ?? 0);
+    let best = 0;
+    for (let i = 1; i < left.length; i++) {
+      const a = crowd(left[i]!);
+      const b = crowd(left[best]!);
+      const j = a.findIndex((x, k) => x !== b[k]);
+      if (j >= 0 && a[j]! > b[j]!) best = i;
+    }
+    kills.push(left.splice(best, 1)[0]!);
+  }
+  return kills;
+}

@@ -2,6 +2,7 @@
 // for one app (including moving it off draining agents), and how long to hold launches back after
 // failures.
 import { upgradeStrategyOf } from './app';
+import { spreadKeepingKills, type Placement } from './constraints';
 import { readinessPassed } from './readiness';
 import { planRollingUpgrade, type RollingHealth, type RollingTask } from './rolling';
 import { DEFAULT_UNREACHABLE_STRATEGY, type AppDefinition, type AppTask, type Backoff, type StoredApp } from './types';
@@ -34,6 +35,7 @@ function expired(app: AppDefinition, t: AppTask, now: number): boolean {
   if (t.state !== 'TASK_UNREACHABLE' || strategy === 'disabled') return false;
   return now - (t.unreachableSince ?? now) >= strategy.expungeAfterSeconds * 1000;
 }
+const placementOf = (t: AppTask): Placement => ({ agentId: t.agentId, hostname: t.host, ...(t.attributes ? { attributes: t.attributes } : {}) });
 const byAgeYoungestFirst = (a: AppTask, b: AppTask) => b.stagedAt - a.stagedAt || b.taskId.localeCompare(a.taskId);
 const NO_AGENTS: ReadonlySet<string> = new Set();
 /** Serving: RUNNING, and healthy when the app has health checks. */
@@ -76,9 +78,12 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
   if (staying.length > app.instances) {
     const order = [...staying].sort(byAgeYoungestFirst);
     if (app.killSelection === 'OLDEST_FIRST') order.reverse();
-    // Never-started tasks go first whatever the selection: stopping them costs nothing.
-    order.sort((a, b) => Number(a.state === 'TASK_RUNNING') - Number(b.state === 'TASK_RUNNING'));
-    kill.push(...order.slice(0, staying.length - app.instances).map((t) => t.taskId));
+    // Never-started tasks go first whatever the selection: stopping them costs nothing. Running ones
+    // go in selection order, from the most crowded GROUP_BY value first.
+    const excess = staying.length - app.instances;
+    const unstartedFirst = order.filter((t) => t.state !== 'TASK_RUNNING').slice(0, excess);
+    const running = order.filter((t) => t.state === 'TASK_RUNNING');
+    kill.push(...[...unstartedFirst, ...spreadKeepingKills(app.constraints ?? [], running, excess - unstartedFirst.length, placementOf)].map((t) => t.taskId));
   }
   kill.push(...leavingKills(app, leaving, staying.filter((t) => !kill.includes(t.taskId))));
 

@@ -2,9 +2,10 @@
 // operator, and their validation in the app definition (src/init/app.ts) with the JSON path.
 import t from 'tap';
 import { validateApp } from '../../src/init/app';
-import { fieldValue, meetsConstraint, whereAllowed, type Placement } from '../../src/init/constraints';
+import { fieldValue, meetsConstraint, spreadKeepingKills, whereAllowed, type Placement } from '../../src/init/constraints';
 import { marathonApp } from '../../src/init/marathon-json';
-import type { AppConstraint } from '../../src/init/types';
+import { planInstances } from '../../src/init/plan';
+import type { AppConstraint, AppTask } from '../../src/init/types';
 import { CorralError } from '../../src/shared/errors';
 
 /** An agent `host` with attributes; tasks stored before attributes were kept pass `undefined`. */
@@ -187,4 +188,28 @@ t.test('constraints are kept as given and shown as Marathon shows them', async (
   const none = marathonApp({ stored: { ...stored, app: validateApp({ id: '/web', cmd: 'run' }) }, tasks: [], deploymentId: undefined, lastTaskFailure: undefined, embedTasks: false });
   t.same(none.constraints, [], 'none: [] as Marathon shows it');
   t.notOk('constraints' in validateApp({ id: '/web', cmd: 'run' }), 'not added to a stored app that has none');
+});
+
+t.test('scale-down keeps GROUP_BY spreads even: kills come from the most crowded value, in kill-selection order', async (t) => {
+  const at = (p: Placement) => p;
+  const p = (id: string, zone: string, rack = 'r1'): Placement & { id: string } => ({ id, agentId: id, hostname: `${id}.test`, attributes: { zone, rack } });
+  const order = [p('a1', 'a'), p('a2', 'a'), p('b1', 'b'), p('a3', 'a'), p('b2', 'b'), p('c1', 'c')];
+  const ids = (ps: Array<{ id: string }>) => ps.map((x) => x.id);
+  t.same(ids(spreadKeepingKills([], order, 2, at)), ['a1', 'a2'], 'no GROUP_BY: the kill selection alone');
+  t.same(ids(spreadKeepingKills([['zone', 'GROUP_BY']], order, 2, at)), ['a1', 'a2'], 'zone a had 3: two go from it, oldest-by-selection first');
+  t.same(ids(spreadKeepingKills([['zone', 'GROUP_BY']], order, 3, at)), ['a1', 'a2', 'b1'], 'then b holds the most (2): its first by selection goes');
+  t.same(ids(spreadKeepingKills([['zone', 'GROUP_BY']], order, 4, at)), ['a1', 'a2', 'b1', 'a3'], 'all at 1: the selection order decides');
+  const racks = [p('x1', 'a', 'r1'), p('x2', 'b', 'r1'), p('x3', 'a', 'r2'), p('x4', 'b', 'r1')];
+  t.same(ids(spreadKeepingKills([['zone', 'GROUP_BY'], ['rack', 'GROUP_BY']], racks, 1, at)), ['x1'], 'zones tie: the rack with more instances (r1) breaks it');
+  t.same(ids(spreadKeepingKills([['rack', 'GROUP_BY'], ['zone', 'GROUP_BY']], racks, 2, at)), ['x1', 'x2'], 'rack first: r1 holds 3, then 2 (x2 before x4 by selection)');
+  t.same(ids(spreadKeepingKills([['zone', 'GROUP_BY']], order, 10, at)).length, 6, 'never more than there are');
+});
+
+t.test('planInstances scales a GROUP_BY app down evenly', async (t) => {
+  const app = validateApp({ id: '/web', cmd: 'run', instances: 3, constraints: [['zone', 'GROUP_BY']] });
+  const stored = { app, version: 'v1', lastConfigChangeAt: 'v1', lastScalingAt: 'v1' };
+  const task = (taskId: string, zone: string, stagedAt: number): AppTask => ({ taskId, appId: '/web', configVersion: 'v1', version: 'v1', agentId: taskId, host: `${taskId}.test`, attributes: { zone }, ports: [], servicePorts: [], state: 'TASK_RUNNING', stagedAt, startedAt: stagedAt, killRequested: false });
+  // Youngest first alone would kill b2, a3 and c1, leaving two in zone a and none in c.
+  const tasks = [task('a1', 'a', 1), task('a2', 'a', 2), task('b1', 'b', 3), task('c1', 'c', 4), task('a3', 'a', 5), task('b2', 'b', 6)];
+  t.same(planInstances(stored, tasks, undefined, 10).kill.sort(), ['a3', 'a2', 'b2'].sort(), 'one instance left per zone, the youngest of each crowded zone going');
 });

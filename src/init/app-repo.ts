@@ -141,6 +141,6 @@ function newestFirst(a: string, b: string): number {
 
 /** What is worth keeping of a task: where it runs and what it is; its state comes from reconciliation. */
 function persisted(t: AppTask): JsonValue {
-  const { state: _state, healthy: _healthy, healthCheckResults: _results, ready: _ready, ...rest } = t;
+  const { state: _state, healthy: _healthy, healthCheckResults: _results, ready: _ready, killPreferred: _preferred, ...rest } = t;
   return JSON.parse(JSON.stringify(rest)) as JsonValue;
 }

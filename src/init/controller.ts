@@ -141,6 +141,17 @@ export class InitController {
     };
   }
 
+  /**
+   * Kill-and-scale: the named tasks are the ones the next scale-down of their apps kills (or, with
+   * `preferred` false, no longer). Until then they run and count, so nothing replaces them.
+   */
+  preferKills(taskIds: readonly string[], preferred = true): void {
+    for (const id of taskIds) {
+      const task = this.tasks.get(id);
+      if (task) task.killPreferred = preferred || undefined;
+    }
+  }
+
   /** The task passed its app's readiness check (readiness-runner.ts): an upgrade or a move may go on. */
   markReady(taskId: string): void {
     const task = this.tasks.get(taskId);

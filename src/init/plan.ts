@@ -80,10 +80,14 @@ export function planInstances(stored: StoredApp, tasks: readonly AppTask[], back
     if (app.killSelection === 'OLDEST_FIRST') order.reverse();
     // Never-started tasks go first whatever the selection: stopping them costs nothing. Running ones
     // go in selection order, from the most crowded GROUP_BY value first.
+    // Tasks a kill-and-scale named go before all of them.
     const excess = staying.length - app.instances;
-    const unstartedFirst = order.filter((t) => t.state !== 'TASK_RUNNING').slice(0, excess);
-    const running = order.filter((t) => t.state === 'TASK_RUNNING');
-    kill.push(...[...unstartedFirst, ...spreadKeepingKills(app.constraints ?? [], running, excess - unstartedFirst.length, placementOf)].map((t) => t.taskId));
+    const named = order.filter((t) => t.killPreferred).slice(0, excess);
+    const others = order.filter((t) => !t.killPreferred);
+    const unstarted = others.filter((t) => t.state !== 'TASK_RUNNING').slice(0, excess - named.length);
+    const running = others.filter((t) => t.state === 'TASK_RUNNING');
+    const chosen = [...named, ...unstarted, ...spreadKeepingKills(app.constraints ?? [], running, excess - named.length - unstarted.length, placementOf)];
+    kill.push(...chosen.map((t) => t.taskId));
   }
   kill.push(...leavingKills(app, leaving, staying.filter((t) => !kill.includes(t.taskId))));
 

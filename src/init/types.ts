@@ -148,6 +148,8 @@ export interface AppTask {
   healthCheckResults?: HealthCheckResult[];
   /** Passed the app's readiness check (unset: not yet, or not known since init started). */
   ready?: boolean;
+  /** Named by a kill-and-scale: the next scale-down of its app kills it before any other. */
+  killPreferred?: boolean;
 }
 
 export interface TaskFailure {

@@ -279,6 +279,8 @@ t.test('planInstances: scaling, kill selection, backoff', async (t) => {
     ['scale down: YOUNGEST_FIRST', { instances: 1, killSelection: 'YOUNGEST_FIRST' }, [appTask('a', 1), appTask('c', 3), appTask('b', 2)], undefined, { kill: ['c', 'b'] }],
     ['scale down: OLDEST_FIRST', { instances: 1, killSelection: 'OLDEST_FIRST' }, [appTask('a', 1), appTask('c', 3), appTask('b', 2)], undefined, { kill: ['a', 'b'] }],
     ['same age: by task id', { instances: 1 }, [appTask('a', 1), appTask('b', 1)], undefined, { kill: ['b'] }],
+    ['kill-and-scale: named tasks go first, before unstarted ones', { instances: 2 }, [appTask('a', 1, 'TASK_RUNNING', { killPreferred: true }), appTask('b', 2), appTask('c', 3, 'TASK_STAGING')], undefined, { launch: 0, kill: ['a'] }],
+    ['kill-and-scale: named tasks still count until the scale-down', { instances: 3 }, [appTask('a', 1, 'TASK_RUNNING', { killPreferred: true }), appTask('b', 2), appTask('c', 3)], undefined, { launch: 0, kill: [] }],
     ['scale down: non-running first (youngest first)', { instances: 2 }, [appTask('a', 1), appTask('b', 2), appTask('c', 3), appTask('d', 0, 'TASK_STAGING')], undefined, { kill: ['d'] }],
     ['scale down: non-running first (oldest first)', { instances: 2, killSelection: 'OLDEST_FIRST' }, [appTask('a', 1), appTask('b', 2), appTask('c', 3), appTask('d', 4, 'TASK_STARTING')], undefined, { kill: ['d'] }],
     ['scale down: non-running in selection order, then running', { instances: 1 }, [appTask('a', 1), appTask('b', 2, 'TASK_STAGING'), appTask('c', 3, 'TASK_STAGING'), appTask('d', 4)], undefined, { kill: ['c', 'b', 'd'] }],

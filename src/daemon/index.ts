@@ -138,6 +138,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
       routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }, versions));
       const groups = new GroupService(store, apps);
+      groups.announceChanges((listener) => deployments.onEvent(listener), (event) => events.publish(event));
       routes.push((s) => registerGroupRoutes(s, groups, apps, controller));
     }
     if (has('cron')) {

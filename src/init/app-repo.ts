@@ -4,7 +4,7 @@
 // (Marathon's version history, for GET /v2/apps/{id}/versions and rollback), in the same transaction
 // as the app itself, so the history never misses or invents a version.
 import { CorralError, errors } from '../shared/errors';
-import type { JsonValue, Store, TxnOp } from '../store/types';
+import type { Compare, JsonValue, Store, TxnOp } from '../store/types';
 import type { AppTask, StoredApp } from './types';
 
 const APPS = '/init/apps/';
@@ -61,6 +61,28 @@ export class AppRepo {
     return res.revision;
   }
 
+  /**
+   * Several apps in ONE transaction (a group change): each written app still at its revision (0:
+   * absent), each removed app still there. If any of them moved, nothing is written: APP_LOCKED.
+   * Returns the revision every written app now has.
+   */
+  async writeMany(changes: ReadonlyArray<{ stored: StoredApp; revision: number } | { remove: string }>): Promise<number> {
+    const compare: Compare[] = [];
+    const success: TxnOp[] = [];
+    for (const c of changes) {
+      if ('remove' in c) {
+        compare.push({ key: keyOf(c.remove), target: 'exists', value: true });
+        success.push({ type: 'delete', key: keyOf(c.remove) }, ...(await this.versionKeys(c.remove)).map((k): TxnOp => ({ type: 'delete', key: k })));
+      } else {
+        compare.push({ key: keyOf(c.stored.app.id), target: 'modRevision', op: '=', value: c.revision });
+        success.push(...(await this.appOps(c.stored)));
+      }
+    }
+    const res = await this.store.txn({ compare, success });
+    if (!res.succeeded) throw new CorralError('APP_LOCKED', 'One of the apps was changed by another request meanwhile; nothing was written; retry');
+    return res.revision;
+  }
+
   /** Removes the app and its versions, as Marathon does. True if the app existed. */
   async remove(appId: string): Promise<boolean> {
     const key = keyOf(appId);
@@ -105,14 +127,16 @@ export class AppRepo {
    * compare-and-set guards it, since only this repo writes versions and always with the app.
    */
   private async writeApp(stored: StoredApp, revision: number) {
+    return this.store.txn({ compare: [{ key: keyOf(stored.app.id), target: 'modRevision', op: '=', value: revision }], success: await this.appOps(stored) });
+  }
+
+  /** The app, its new version, and deletes of the versions beyond maxVersions. */
+  private async appOps(stored: StoredApp): Promise<TxnOp[]> {
     const { id } = stored.app;
     const others = (await this.versions(id)).filter((v) => v !== stored.version);
     // The version being written is kept even if a clock step made it older than the others.
     const dropped = others.slice(Math.max(0, this.maxVersions - 1)).map((v): TxnOp => ({ type: 'delete', key: versionKey(id, v) }));
-    return this.store.txn({
-      compare: [{ key: keyOf(id), target: 'modRevision', op: '=', value: revision }],
-      success: [{ type: 'put', key: keyOf(id), value: asJson(stored) }, { type: 'put', key: versionKey(id, stored.version), value: asJson(stored) }, ...dropped],
-    });
+    return [{ type: 'put', key: keyOf(id), value: asJson(stored) }, { type: 'put', key: versionKey(id, stored.version), value: asJson(stored) }, ...dropped];
   }
 
   /**

@@ -184,8 +184,8 @@ export class AppService {
    * replaces its app, each id in `removals` is removed. Dependencies on a group stand for its apps;
    * the planner orders the steps by them. An app whose definition is unchanged is left out. Bodies
    * are validated together: a 422 names every problem, its paths prefixed with the body's `path`.
-   * The apps are written one by one before the deployment starts; a write failing midway (a
-   * concurrent change) leaves the apps written so far, which the controller converges to.
+   * The apps are written in one transaction before the deployment starts: all of them, or, when
+   * one was changed meanwhile, none (APP_LOCKED).
    */
   async changeMany(bodies: readonly GroupAppBody[], removals: readonly string[], opts: ChangeOptions = {}): Promise<ManyChangeResult> {
     const details: ErrorDetail[] = [];
@@ -225,17 +225,9 @@ export class AppService {
     const plan = planDeployment(uuid(), version, changes);
     this.deployments.assertUnlocked(plan.affectedApps, opts.force);
     if (opts.dryRun) return { deploymentId: plan.id, version, plan, dryRun: true };
-    const entries = new Map<string, AppEntry>();
-    for (const c of changes) {
-      const written = this.controller.apps.get(c.appId);
-      if (!c.target) {
-        await this.repo.remove(c.appId);
-        entries.set(c.appId, undefined);
-      } else {
-        const revision = written ? await this.repo.update(c.target, written.revision) : await this.repo.create(c.target);
-        entries.set(c.appId, { stored: c.target, revision });
-      }
-    }
+    // One transaction: every app or none (APP_LOCKED when one changed meanwhile).
+    const revision = await this.repo.writeMany(changes.map((c) => (c.target ? { stored: c.target, revision: this.controller.apps.get(c.appId)?.revision ?? 0 } : { remove: c.appId })));
+    const entries = new Map<string, AppEntry>(changes.map((c) => [c.appId, c.target ? { stored: c.target, revision } : undefined]));
     this.deployments.deploy(plan, entries, { force: true, ...(opts.deadlineSeconds !== undefined ? { deadlineSeconds: opts.deadlineSeconds } : {}) });
     return { deploymentId: plan.id, version, plan, dryRun: false };
   }

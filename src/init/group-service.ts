@@ -5,16 +5,61 @@
 import { CorralError, errors } from '../shared/errors';
 import type { Store } from '../store/types';
 import type { AppService, ChangeOptions, ManyChangeResult } from './app-service';
+import type { DeploymentEvent } from './deployment-json';
 import { groupIds, parentOf, resolveGroupDefinition, resolveGroupId, ROOT, scaledInstances, within, type ExplicitGroup, type GroupAppBody, type ResolvedGroup } from './groups';
 
 const GROUPS = '/init/groups/';
 const keyOf = (id: string) => GROUPS + id.replace(/^\//, '');
 
+/** Deployments remembered as finished, so a change whose deployment ended at once still gets its event. */
+const REMEMBERED = 100;
+
+/** Marathon's group_change_success, published once the deployment of a group change succeeded. */
+export type GroupChangeEvent = {
+  eventType: 'group_change_success';
+  timestamp: string;
+  groupId: string;
+  version: string;
+};
+
 export class GroupService {
+  private readonly awaiting = new Map<string, { groupId: string; version: string }>();
+  private readonly ended = new Map<string, { outcome: 'deployment_success' | 'deployment_failed'; timestamp: string }>();
+  private publish: ((event: GroupChangeEvent) => void) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly apps: AppService,
   ) {}
+
+  /** Publishes group_change_success through `publish` for each group change whose deployment succeeds (`deployments`: their events). */
+  announceChanges(onDeploymentEvent: (listener: (e: DeploymentEvent) => void) => unknown, publish: (event: GroupChangeEvent) => void): void {
+    this.publish = publish;
+    onDeploymentEvent((e) => {
+      if (e.eventType !== 'deployment_success' && e.eventType !== 'deployment_failed') return;
+      const id = String(e.id);
+      this.ended.set(id, { outcome: e.eventType, timestamp: e.timestamp });
+      if (this.ended.size > REMEMBERED) this.ended.delete(this.ended.keys().next().value!);
+      this.settle(id);
+    });
+  }
+
+  /** Records a group change's deployment; its event goes out when (or if already) it succeeded. */
+  private changed<R extends ManyChangeResult>(groupId: string, result: R): R {
+    if (!result.dryRun && this.publish) {
+      this.awaiting.set(result.deploymentId, { groupId, version: result.version });
+      this.settle(result.deploymentId);
+    }
+    return result;
+  }
+
+  private settle(deploymentId: string): void {
+    const change = this.awaiting.get(deploymentId);
+    const end = this.ended.get(deploymentId);
+    if (!change || !end) return;
+    this.awaiting.delete(deploymentId);
+    if (end.outcome === 'deployment_success') this.publish?.({ eventType: 'group_change_success', timestamp: end.timestamp, groupId: change.groupId, version: change.version });
+  }
 
   /** The explicitly created groups. */
   async explicit(): Promise<ExplicitGroup[]> {
@@ -47,7 +92,7 @@ export class GroupService {
     await this.assertDistinctIds(resolved);
     const result = await this.apps.changeMany(resolved.apps, [], opts);
     if (!result.dryRun) await this.saveGroups(resolved.groups, result.version, []);
-    return { ...result, groupId };
+    return this.changed(groupId, { ...result, groupId });
   }
 
   /**
@@ -74,7 +119,7 @@ export class GroupService {
       const stale = input?.groups !== undefined ? (await this.explicit()).map((g) => g.id).filter((g) => g !== id && within(g, id)) : [];
       await this.saveGroups(resolved.groups.filter((g) => g.id !== ROOT), result.version, stale.filter((g) => !resolved.groups.some((r) => r.id === g)));
     }
-    return result;
+    return this.changed(id, result);
   }
 
   /** DELETE /v2/groups/{id}: every app below the group goes in one deployment, and the explicit groups with them. */
@@ -82,7 +127,7 @@ export class GroupService {
     await this.assertExists(id);
     const result = await this.apps.changeMany([], this.appsWithin(id), opts);
     if (!result.dryRun) await this.saveGroups([], result.version, (await this.explicit()).map((g) => g.id).filter((g) => within(g, id)));
-    return result;
+    return this.changed(id, result);
   }
 
   private async scale(id: string, factor: unknown, opts: ChangeOptions): Promise<ManyChangeResult> {
@@ -92,7 +137,7 @@ export class GroupService {
       .list()
       .filter((s) => within(s.app.id, id))
       .map((s) => ({ body: { ...s.app, instances: scaledInstances(s.app.instances, factor) } as Record<string, unknown>, path: '' }));
-    return this.apps.changeMany(bodies, [], opts);
+    return this.changed(id, await this.apps.changeMany(bodies, [], opts));
   }
 
   /** Marathon: "Groups and Applications may not have the same identifier." */

@@ -4,7 +4,7 @@
 // subtree, and Marathon's 404/409/422.
 import t, { type Test } from 'tap';
 import { registerGroupRoutes } from '../../src/init/group-routes';
-import { GroupService } from '../../src/init/group-service';
+import { GroupService, type GroupChangeEvent } from '../../src/init/group-service';
 import { initStack } from './helpers/init-stack';
 
 const app = (id: string, extra: Record<string, unknown> = {}) => ({ id, cmd: 'serve', instances: 1, cpus: 0.1, mem: 16, ...extra });
@@ -17,9 +17,14 @@ const shop = {
 };
 
 async function harness(t: Test) {
-  const stack = await initStack(t, ({ store, controller, apps }) => [(s) => registerGroupRoutes(s, new GroupService(store, apps), apps, controller)]);
+  const groupEvents: GroupChangeEvent[] = [];
+  const stack = await initStack(t, ({ store, controller, apps }) => {
+    const groups = new GroupService(store, apps);
+    groups.announceChanges((listener) => apps.deployments.onEvent(listener), (e) => groupEvents.push(e));
+    return [(s) => registerGroupRoutes(s, groups, apps, controller)];
+  });
   const ids = async () => ((await stack.call('GET', '/v2/apps')).json().apps as Array<{ id: string }>).map((a) => a.id);
-  return { ...stack, round: () => stack.round(), ids };
+  return { ...stack, round: () => stack.round(), ids, groupEvents };
 }
 
 async function deployedShop(t: Test) {
@@ -171,4 +176,18 @@ t.test('DELETE a group removes every app of its subtree in one deployment, and t
   t.equal((await h.call('GET', '/v2/groups/shop')).statusCode, 404);
   t.equal((await h.call('GET', '/v2/groups/shop/web/empty')).statusCode, 404, 'explicit groups below are gone too');
   t.equal((await h.call('DELETE', '/v2/groups/shop')).statusCode, 404);
+});
+
+t.test('group_change_success follows the deployment of each group change that succeeded', async (t) => {
+  const h = await deployedShop(t);
+  t.match(h.groupEvents, [{ eventType: 'group_change_success', groupId: '/shop', version: String, timestamp: String }], 'the POST, once deployed');
+  const scaled = await h.call('PUT', '/v2/groups/shop/web', { scaleBy: 2 });
+  t.equal(h.groupEvents.length, 1, 'not before its deployment succeeds');
+  for (let i = 0; i < 5 && (await h.listed()).length > 0; i++) await h.round();
+  t.match(h.groupEvents[1], { groupId: '/shop/web', version: scaled.json().version });
+  await h.call('PUT', '/v2/groups/shop/web?dryRun=true', { scaleBy: 3 });
+  const removed = await h.call('DELETE', '/v2/groups/shop');
+  for (let i = 0; i < 5 && (await h.listed()).length > 0; i++) await h.round();
+  t.same(h.groupEvents.map((e) => e.groupId), ['/shop', '/shop/web', '/shop'], 'a dry run announces nothing');
+  t.equal(h.groupEvents[2]!.version, removed.json().version);
 });

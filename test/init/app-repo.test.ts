@@ -34,6 +34,22 @@ const stores: Array<[string, (t: tap.Test) => Promise<Store>]> = [
 
 for (const [name, open] of stores) {
   t.test(name, async (t) => {
+    t.test('writeMany: several apps in one transaction, all or none', async (t) => {
+      const store = await open(t);
+      t.teardown(() => store.close());
+      const repo = new AppRepo(store);
+      const webRev = await repo.create(stored('/web', 'v1', 0));
+      await repo.create(stored('/db', 'v1', 0));
+      const rev = await repo.writeMany([{ stored: stored('/web', 'v2', 1), revision: webRev }, { stored: stored('/cache', 'v1', 1), revision: 0 }, { remove: '/db' }]);
+      t.same((await repo.list()).map((e) => [e.stored.app.id, e.stored.app.cmd, e.revision]), [['/cache', 'v1', rev], ['/web', 'v2', rev]], 'written at one revision, /db gone');
+      t.same(await repo.versions('/db'), [], "the removed app's versions go with it");
+      const before = await store.revision();
+      await t.rejects(repo.writeMany([{ stored: stored('/web', 'v3', 2), revision: webRev }, { stored: stored('/new', 'v1', 2), revision: 0 }]), { code: 'APP_LOCKED' }, 'one stale revision');
+      await t.rejects(repo.writeMany([{ stored: stored('/other', 'v1', 2), revision: 0 }, { remove: '/db' }]), { code: 'APP_LOCKED' }, 'removing an app already gone');
+      t.equal(await store.revision(), before, 'nothing was written');
+      t.same((await repo.list()).map((e) => e.stored.app.id), ['/cache', '/web']);
+    });
+
     t.test('create and update keep each version, newest first, as it was', async (t) => {
       const store = await open(t);
       t.teardown(() => store.close());

@@ -41,6 +41,7 @@ export class InitController {
   private readonly draining = new Set<string>();
   private readonly activity: Array<(appId: string) => void> = [];
   private conn: SchedulerConnection | undefined;
+  private changes = 0;
   private wantsOffers = true;
   private tick: TimerHandle | undefined;
   private wake: TimerHandle | undefined;
@@ -50,6 +51,7 @@ export class InitController {
   async start(): Promise<void> {
     if (this.conn) return;
     for (const e of await this.opts.repo.list()) this.apps.set(e.stored.app.id, e);
+    this.changes++;
     // Tasks an earlier run launched count as live (state unknown) until reconciliation answers.
     for (const t of await this.opts.repo.listTasks()) this.track({ ...t, state: 'TASK_UNKNOWN', killRequested: false });
     const id = await this.opts.repo.frameworkId();
@@ -76,6 +78,14 @@ export class InitController {
     const conn = this.conn;
     this.conn = undefined;
     await conn?.disconnect();
+  }
+
+  /**
+   * Moves on every change to init's tasks, apps or last failures (the controller is their only
+   * writer): an answer built from them stays valid while it holds (the /v2 list routes cache on it).
+   */
+  get stateVersion(): number {
+    return this.changes;
   }
 
   frameworkId(): string | undefined {
@@ -120,6 +130,7 @@ export class InitController {
 
   /** Called by the app service after it changed an app in the store. */
   appChanged(appId: string, entry: { stored: StoredApp; revision: number } | undefined, configChanged: boolean): void {
+    this.changes++;
     if (entry) this.apps.set(appId, entry);
     else this.apps.delete(appId);
     if (configChanged || !entry) {
@@ -149,6 +160,7 @@ export class InitController {
     for (const id of taskIds) {
       const task = this.tasks.get(id);
       if (task) task.killPreferred = preferred || undefined;
+      this.changes++;
     }
   }
 
@@ -156,6 +168,7 @@ export class InitController {
   markReady(taskId: string): void {
     const task = this.tasks.get(taskId);
     if (!task || task.ready) return;
+    this.changes++;
     task.ready = true;
     this.convergeApp(task.appId);
     this.notifyActivity(task.appId);
@@ -244,6 +257,7 @@ export class InitController {
   }
 
   private killTask(task: AppTask): void {
+    this.changes++;
     task.killRequested = true;
     if (task.state !== 'TASK_STAGING') task.state = 'TASK_KILLING';
     const grace = this.apps.get(task.appId)?.stored.app.taskKillGracePeriodSeconds ?? undefined;
@@ -304,6 +318,7 @@ export class InitController {
   }
 
   private track(task: AppTask): void {
+    this.changes++;
     this.tasks.set(task.taskId, task);
     let ofApp = this.tasksByApp.get(task.appId);
     if (!ofApp) this.tasksByApp.set(task.appId, (ofApp = new Map()));
@@ -313,6 +328,7 @@ export class InitController {
   private untrack(taskId: string): void {
     const task = this.tasks.get(taskId);
     if (!task) return;
+    this.changes++;
     this.tasks.delete(taskId);
     const ofApp = this.tasksByApp.get(task.appId);
     ofApp?.delete(taskId);
@@ -326,6 +342,7 @@ export class InitController {
   }
 
   private onUpdate(status: TaskStatus): void {
+    this.changes++;
     if (status.uuid) void this.conn?.acknowledge(status);
     const task = this.tasks.get(status.taskId);
     if (!task) {

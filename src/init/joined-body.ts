@@ -1,12 +1,14 @@
-// The bytes of a list body (`{"tasks":[...]}`) joined from per-object JSON parts, kept until a part
-// changes. At 50,000 tasks the body is about 20 MB: comparing the parts with the last ones costs a
-// few milliseconds (the per-task JSON is cached, so unchanged parts are the same strings), joining
-// and encoding them again costs tens; a steady cluster pays only the comparison and the write.
+// The bytes of a list body (`{"tasks":[...]}`) joined from per-object JSON parts, kept until what
+// they are built from changes. At 50,000 tasks the body is about 20 MB: building the parts (per-task
+// JSON is cached, yet 50,000 lookups) costs tens of milliseconds on a busy machine, joining and
+// encoding them again as much; while the state version holds, an answer costs only the write.
 
 /** Cached bodies per query variant (filters, embeds); a handful at most, the oldest dropped first. */
 const MAX_VARIANTS = 8;
 
 interface Joined {
+  /** What the parts were built from (a state version); undefined: always rebuilt and compared. */
+  stamp: string | undefined;
   parts: readonly string[];
   bytes: Buffer;
 }
@@ -19,13 +21,22 @@ export class JoinedBodies {
     private readonly tail: string,
   ) {}
 
-  /** `head + parts.join(',') + tail` as UTF-8, the cached bytes when `parts` equal the last parts of `variant`. */
-  bytes(variant: string, parts: readonly string[]): Buffer {
+  /**
+   * `head + parts.join(',') + tail` as UTF-8 for `variant`: the cached bytes when `stamp` (what the
+   * parts are built from, e.g. a state version) is the cached one — `build` is not even called — or
+   * when the built parts equal the cached ones.
+   */
+  bytes(variant: string, stamp: string | undefined, build: () => readonly string[]): Buffer {
     const last = this.cache.get(variant);
-    if (last && sameParts(last.parts, parts)) return last.bytes;
+    if (last && stamp !== undefined && last.stamp === stamp) return last.bytes;
+    const parts = build();
+    if (last && sameParts(last.parts, parts)) {
+      last.stamp = stamp;
+      return last.bytes;
+    }
     const bytes = Buffer.from(this.head + parts.join(',') + this.tail, 'utf8');
     this.cache.delete(variant);
-    this.cache.set(variant, { parts, bytes });
+    this.cache.set(variant, { stamp, parts, bytes });
     if (this.cache.size > MAX_VARIANTS) this.cache.delete(this.cache.keys().next().value!);
     return bytes;
   }

@@ -40,11 +40,14 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
   server.get<{ Querystring: { id?: string; embed?: string | string[]; cmd?: string } }>('/v2/apps', async (req, reply) => {
     const embed = ([] as string[]).concat(req.query.embed ?? []);
     const embedTasks = embed.includes('apps.tasks') || embed.includes('app.tasks');
-    const list = apps.list().filter((s) => (!req.query.id || s.app.id.includes(req.query.id)) && (!req.query.cmd || (s.app.cmd ?? '').includes(req.query.cmd)));
-    const body = list.map((stored) =>
-      marathonAppJson({ stored, tasks: controller.tasksOf(stored.app.id), deploymentId: apps.deploymentsOf(stored.app.id)[0], lastTaskFailure: controller.lastFailure(stored.app.id), embedTasks }),
-    );
-    return reply.type(JSON_TYPE).send(appBodies.bytes(JSON.stringify([req.query.id, req.query.cmd, embedTasks]), body));
+    const build = () =>
+      apps
+        .list()
+        .filter((s) => (!req.query.id || s.app.id.includes(req.query.id)) && (!req.query.cmd || (s.app.cmd ?? '').includes(req.query.cmd)))
+        .map((stored) => marathonAppJson({ stored, tasks: controller.tasksOf(stored.app.id), deploymentId: apps.deploymentsOf(stored.app.id)[0], lastTaskFailure: controller.lastFailure(stored.app.id), embedTasks }));
+    // Apps show their deployment: the ones in progress are part of what the body is built from.
+    const stamp = `${controller.stateVersion}:${apps.deployments.list().map((d) => d.plan.id).join(',')}`;
+    return reply.type(JSON_TYPE).send(appBodies.bytes(JSON.stringify([req.query.id, req.query.cmd, embedTasks]), stamp, build));
   });
 
   server.post<{ Querystring: ChangeQuery }>('/v2/apps', async (req, reply) => {
@@ -114,8 +117,8 @@ export function registerMarathonRoutes(server: FastifyInstance, apps: AppService
   server.get<{ Querystring: { status?: string } }>('/v2/tasks', async (req, reply) => {
     const wanted = req.query.status ? `TASK_${req.query.status.toUpperCase()}` : undefined;
     if (wanted && !/^TASK_[A-Z_]+$/.test(wanted)) throw new CorralError('INVALID_REQUEST', `Unknown task status '${req.query.status}'`);
-    const body = controller.allTasks().filter((t) => !wanted || t.state === wanted).map(marathonTaskJson);
-    return reply.type(JSON_TYPE).send(taskBodies.bytes(wanted ?? '', body));
+    const build = () => controller.allTasks().filter((t) => !wanted || t.state === wanted).map(marathonTaskJson);
+    return reply.type(JSON_TYPE).send(taskBodies.bytes(wanted ?? '', String(controller.stateVersion), build));
   });
 
   server.get('/v2/info', async () => ({

@@ -10,6 +10,7 @@ import type { AppRepo } from './app-repo';
 import type { Placement } from './constraints';
 import type { LaunchRequest } from './match';
 import { matchOffers } from './spread';
+import { TaskIndex } from './task-index';
 import { DEFAULT_HEALTH_KILL_POLICY, planHealthKills } from './health-kills';
 import { backoffAfterFailure, planInstances, type InstancePlan } from './plan';
 import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
@@ -25,13 +26,7 @@ export interface InitControllerOptions {
 
 export class InitController {
   readonly apps = new Map<string, { stored: StoredApp; revision: number }>();
-  private readonly tasks = new Map<string, AppTask>();
-  /**
-   * The same tasks by app id, in the order they were added: the API and planning ask per app, and
-   * a scan of every task per app is O(apps × tasks) (2,000 × 50,000 at Marathon's limits). Only
-   * track() and untrack() change `tasks`, so the two stay in step.
-   */
-  private readonly tasksByApp = new Map<string, Map<string, AppTask>>();
+  private readonly tasks = new TaskIndex();
   private readonly backoffs = new Map<string, Backoff>();
   private readonly failures = new Map<string, TaskFailure>();
   /** When each app's instances were last killed for failing health (health-kills.ts rate-limits them). */
@@ -42,6 +37,8 @@ export class InitController {
   private readonly activity: Array<(appId: string) => void> = [];
   private conn: SchedulerConnection | undefined;
   private changes = 0;
+  /** `changes` when the last periodic converge found nothing more to do. */
+  private settledAt = -1;
   private wantsOffers = true;
   private tick: TimerHandle | undefined;
   private wake: TimerHandle | undefined;
@@ -67,7 +64,7 @@ export class InitController {
     );
     if (this.conn.frameworkId !== id) await this.opts.repo.saveFrameworkId(this.conn.frameworkId);
     await this.conn.reconcile([...this.tasks.values()].map((t) => ({ taskId: t.taskId, agentId: t.agentId })));
-    this.tick = this.opts.clock.setInterval(() => this.converge(), this.opts.tickMs ?? 1000);
+    this.tick = this.opts.clock.setInterval(() => this.periodicConverge(), this.opts.tickMs ?? 1000);
     this.opts.logger.info({ event: 'init_started', apps: this.apps.size, frameworkId: this.conn.frameworkId }, 'init framework started');
     this.converge();
   }
@@ -93,8 +90,7 @@ export class InitController {
   }
 
   tasksOf(appId: string): AppTask[] {
-    const tasks = this.tasksByApp.get(appId);
-    return tasks ? [...tasks.values()] : [];
+    return this.tasks.ofApp(appId);
   }
 
   allTasks(): AppTask[] {
@@ -197,6 +193,22 @@ export class InitController {
   }
 
   /**
+   * The tick: converges unless nothing can have changed since the last tick that settled — no change
+   * to tasks or apps, no launch waiting for offers, no unreachable task (its strategy runs on time),
+   * no health kill held back by the rate limit. Backoff expiry has its own wake-up. At 2,000 apps a
+   * converge costs tens of milliseconds of event loop every second; a steady cluster skips it.
+   */
+  private periodicConverge(): void {
+    const now = this.opts.clock.now();
+    const waiting = [...this.pending.values()].some((n) => n > 0);
+    const heldKills = [...this.healthKills.values()].some((at) => at.some((t) => now - t < DEFAULT_HEALTH_KILL_POLICY.windowMs));
+    if (this.changes === this.settledAt && !waiting && !heldKills && ![...this.tasks.values()].some((t) => t.state === 'TASK_UNREACHABLE')) return;
+    const before = this.changes;
+    this.converge();
+    this.settledAt = this.changes === before ? this.changes : -1;
+  }
+
+  /**
    * planInstances for one app only: after a task of it started, changed health or ended, the next
    * move of a rolling upgrade or drain comes at once (not at the next tick) without planning all apps.
    */
@@ -223,6 +235,7 @@ export class InitController {
 
   /** Instances past maxConsecutiveFailures are killed (and so replaced), at the rate health-kills.ts allows. */
   private killUnhealthy(appId: string, stored: StoredApp, now: number): void {
+    if (!stored.app.healthChecks?.some((c) => c.maxConsecutiveFailures > 0)) return;
     const recent = (this.healthKills.get(appId) ?? []).filter((at) => now - at < DEFAULT_HEALTH_KILL_POLICY.windowMs);
     const plan = planHealthKills(stored.app, this.tasksOf(appId), recent, now);
     for (const taskId of plan.kill) {
@@ -273,7 +286,7 @@ export class InitController {
   private placements(appId: string): Placement[] {
     const config = this.apps.get(appId)?.stored.lastConfigChangeAt;
     const out: Placement[] = [];
-    for (const t of this.tasksByApp.get(appId)?.values() ?? []) {
+    for (const t of this.tasks.appView(appId)) {
       if (t.killRequested || t.configVersion !== config || t.state === 'TASK_UNREACHABLE' || this.draining.has(t.agentId)) continue;
       out.push({ agentId: t.agentId, hostname: t.host, ...(t.attributes ? { attributes: t.attributes } : {}) });
     }
@@ -319,20 +332,11 @@ export class InitController {
 
   private track(task: AppTask): void {
     this.changes++;
-    this.tasks.set(task.taskId, task);
-    let ofApp = this.tasksByApp.get(task.appId);
-    if (!ofApp) this.tasksByApp.set(task.appId, (ofApp = new Map()));
-    ofApp.set(task.taskId, task);
+    this.tasks.add(task);
   }
 
   private untrack(taskId: string): void {
-    const task = this.tasks.get(taskId);
-    if (!task) return;
-    this.changes++;
-    this.tasks.delete(taskId);
-    const ofApp = this.tasksByApp.get(task.appId);
-    ofApp?.delete(taskId);
-    if (ofApp?.size === 0) this.tasksByApp.delete(task.appId);
+    if (this.tasks.remove(taskId)) this.changes++;
   }
 
   /** Stops tracking a task, here and in the store. */

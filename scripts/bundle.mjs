@@ -4,6 +4,7 @@
 // framework SDK (src/kernel/sdk/index.ts) into dist/sdk.js for frameworks in other processes.
 //
 //   node scripts/bundle.mjs [--entry src/main.ts] [--outfile dist/corral.js]
+//   node scripts/bundle.mjs --sea ASSETS.json --outfile dist/sea/corral.js   (scripts/build-binary.mjs)
 //
 // What stays external, and why:
 // - Native addons (better-sqlite3 now; sodium-native and udx-native once hyperswarm lands): their
@@ -19,11 +20,12 @@
 // commander, ajv and prom-client.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { seaAddonsPlugin } from './sea-addons-plugin.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -79,8 +81,12 @@ const { values: opts } = parseArgs({
   options: {
     entry: { type: 'string', default: 'src/main.ts' },
     outfile: { type: 'string', default: 'dist/corral.js' },
+    // The single executable's bundle: native addons bundled and loaded from SEA assets (their
+    // table, name → {sha256, bytes, mode}, is this JSON file), no source map, no SDK or helper.
+    sea: { type: 'string' },
   },
 });
+const seaAssets = opts.sea === undefined ? undefined : JSON.parse(readFileSync(resolve(root, opts.sea), 'utf8'));
 const entry = resolve(root, opts.entry);
 const outfile = resolve(root, opts.outfile);
 if (!existsSync(entry)) {
@@ -89,6 +95,21 @@ if (!existsSync(entry)) {
 }
 
 const commit = gitCommit();
+
+/** packages-universe/ (the built-in package repository) as relative path → text, embedded in the binary. */
+function builtinPackages() {
+  const base = join(root, 'packages-universe');
+  const files = {};
+  const walk = (dir) => {
+    for (const name of readdirSync(join(base, dir)).sort()) {
+      const rel = dir === '' ? name : `${dir}/${name}`;
+      if (statSync(join(base, rel)).isDirectory()) walk(rel);
+      else files[rel] = readFileSync(join(base, rel), 'utf8');
+    }
+  };
+  if (existsSync(base)) walk('');
+  return files;
+}
 const result = await build({
   absWorkingDir: root,
   entryPoints: [entry],
@@ -100,12 +121,16 @@ const result = await build({
   // --optimize-for-size before any module loads: a long-lived daemon on every node trades a
   // little peak speed for about 7 MB less resident memory (bench/RESULTS.md, idle RSS).
   banner: { js: "#!/usr/bin/env node\nrequire('node:v8').setFlagsFromString('--optimize-for-size');" },
-  sourcemap: 'linked',
+  sourcemap: seaAssets ? false : 'linked',
   minify: false,
   legalComments: 'inline',
-  external: NATIVE_EXTERNALS,
-  plugins: [nativeAddonsExternal],
-  define: { __CORRAL_COMMIT__: JSON.stringify(commit) },
+  external: seaAssets ? [] : NATIVE_EXTERNALS,
+  plugins: seaAssets ? [seaAddonsPlugin({ root }), nativeAddonsExternal] : [nativeAddonsExternal],
+  define: {
+    __CORRAL_COMMIT__: JSON.stringify(commit),
+    __CORRAL_PACKAGES_UNIVERSE__: JSON.stringify(builtinPackages()),
+    ...(seaAssets ? { __CORRAL_SEA_ASSETS__: JSON.stringify(seaAssets) } : {}),
+  },
   logLevel: 'warning',
   metafile: true,
 }).catch(() => process.exit(1)); // esbuild has already printed the errors
@@ -115,7 +140,7 @@ const bytes = statSync(outfile).size;
 const externals = new Set();
 for (const input of Object.values(result.metafile.inputs)) {
   for (const imp of input.imports) {
-    if (imp.external && !imp.path.startsWith('node:') && !builtinModules.includes(imp.path)) externals.add(imp.path);
+    if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('<define:') && !builtinModules.includes(imp.path)) externals.add(imp.path);
   }
 }
 console.log(
@@ -126,7 +151,7 @@ console.log(
 // The framework SDK (src/kernel/sdk: HTTP transport, types, resource helpers) as its own small
 // CommonJS module, so a framework in another process can `require('corral/dist/sdk.js')` or
 // `import { httpTransport } from '.../dist/sdk.js'` without the daemon. Built with the default entry only.
-if (opts.entry === 'src/main.ts') {
+if (opts.entry === 'src/main.ts' && !seaAssets) {
   const sdkOut = resolve(root, dirname(opts.outfile), 'sdk.js');
   await build({
     absWorkingDir: root,
@@ -144,4 +169,4 @@ if (opts.entry === 'src/main.ts') {
 }
 
 // The agent's exec helper (native/corral-exec.c), next to the bundle; a warning without a compiler.
-if (opts.entry === 'src/main.ts') execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });
+if (opts.entry === 'src/main.ts' && !seaAssets) execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });

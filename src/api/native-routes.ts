@@ -53,6 +53,7 @@ export function registerNativeRoutes(server: FastifyInstance, opts: NativeRoutes
   const nodeJson = (a: AgentView) => ({
     ...nativeAgentJson(a),
     roles: a.id === opts.localAgentId ? opts.roles : ['agent'],
+    commands: a.commands ?? [],
     used: a.used,
     tasks: a.tasks,
     status: a.status === 'alive' && opts.memberStatus?.(a.id) === 'suspect' ? 'suspect' : a.status,

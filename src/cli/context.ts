@@ -12,9 +12,14 @@ export type CliClient = Pick<
   | 'planApp' | 'planAppUpdate' | 'restartApp' | 'listDeployments' | 'getDeployment' | 'rollbackDeployment'
   // Groups: `corral group`.
   | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup'
-  // cron (issue 6): `corral job`.
-  // discovery (issue 7): `corral dns`, `corral service`.
-  // packages (issue 8): `corral package`.
+  // Jobs: `corral job`.
+  | 'putJob' | 'listJobs' | 'getJob' | 'runJob' | 'jobRuns' | 'killJob' | 'deleteJob' | 'jobGraph'
+  // Discovery: `corral dns`, `corral service`.
+  | 'dnsLookup' | 'listServices'
+  // Packages: `corral package`.
+  | 'searchPackages' | 'describePackage' | 'packageVersions' | 'renderPackage' | 'installPackage' | 'uninstallPackage' | 'listPackages' | 'listRepositories' | 'addRepository' | 'removeRepository'
+  // `corral status`.
+  | 'info'
 >;
 
 export interface CliDeps {

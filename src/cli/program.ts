@@ -1,13 +1,19 @@
 // The `corral` command line: global options, the command groups, and how failures become exit codes
 // (0 ok, 1 a command failed, 2 the command line itself was wrong).
 import { Command, CommanderError } from 'commander';
-import pkg from '../../package.json';
 import { isCorralError } from '../shared/errors';
 import { registerAppCommands } from './app';
 import type { CliDeps } from './context';
 import { registerDeploymentCommands } from './deployment';
+import { registerDnsCommands } from './dns';
 import { registerGroupCommands } from './group';
+import { registerJobCommands } from './job';
 import { registerNodeCommands } from './node';
+import { registerPackageCommands } from './package';
+import { registerServiceCommands } from './service';
+import { registerCompletionCommand } from './completion';
+import { registerStatusCommand } from './status';
+import { registerVersionCommand, versionLine } from './version';
 import { registerTaskCommands } from './task';
 
 export type { CliClient, CliDeps } from './context';
@@ -22,7 +28,7 @@ export function buildProgram(deps: CliDeps): Command {
   // Set before adding commands: subcommands copy these settings when they are created.
   program
     .description('Corral: a datacenter operating system in one executable')
-    .version(pkg.version, '-V, --version', 'print the version')
+    .version(versionLine(), '-V, --version', 'print the version and commit')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void deps.stdout(text),
@@ -38,6 +44,14 @@ export function buildProgram(deps: CliDeps): Command {
   registerTaskCommands(program, deps);
   registerNodeCommands(program, deps);
   registerDeploymentCommands(program, deps);
+  registerDnsCommands(program, deps);
+  registerServiceCommands(program, deps);
+  registerJobCommands(program, deps);
+  registerPackageCommands(program, deps);
+  // binary (issue 9): status, version, completion.
+  registerStatusCommand(program, deps);
+  registerVersionCommand(program, deps);
+  registerCompletionCommand(program, deps);
   return program;
 }
 

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { startDaemon } from '../daemon';
+import type * as DaemonModule from '../daemon';
 import { VERSION } from '../daemon/version';
 import { loadDaemonConfig, ROLES, type Role } from '../shared/config';
 import { createLogger } from '../shared/logger';
@@ -28,6 +28,10 @@ interface UpOptions {
   clusterHost?: string;
   clusterPort?: string;
   tokenFile?: string;
+  dnsListen?: string;
+  dnsDomain?: string;
+  dnsTtl?: string;
+  dnsUpstreams?: string;
   master?: boolean;
   agent?: boolean;
   init?: boolean;
@@ -63,6 +67,10 @@ export function registerUp(program: Command): void {
     .option('--cluster-host <ipv4>', "this node's address for the cluster plane (enables it on a master; on an agent, other agents connect to it directly)")
     .option('--cluster-port <port>', 'UDP port of the cluster DHT node (default 49737 on a master, random on an agent)')
     .option('--token-file <file>', 'file holding the cluster token (or CORRAL_TOKEN)')
+    .option('--dns-listen <ip:port>', 'DNS server address, UDP and TCP (default 127.0.0.1:8600; port 0 picks a free one)')
+    .option('--dns-domain <domain>', 'DNS zone of services and nodes (default corral)')
+    .option('--dns-ttl <seconds>', 'TTL of DNS records (default 5)')
+    .option('--dns-upstreams <ip[:port],...>', 'resolvers for names outside the zone (default none: such names are refused)')
     .option('--master', 'run the master role')
     .option('--agent', 'run the agent role')
     .option('--init', 'run the init (service) framework')
@@ -95,12 +103,21 @@ export function registerUp(program: Command): void {
           clusterHost: o.clusterHost,
           clusterPort: o.clusterPort,
           tokenFile: o.tokenFile,
+          dnsListen: o.dnsListen,
+          dnsDomain: o.dnsDomain,
+          dnsTtl: o.dnsTtl,
+          dnsUpstreams: o.dnsUpstreams,
         },
       });
       const logger = createLogger({ level: config.logLevel });
+      // Loaded here, not at the top: every other command (and --version) would pay for composing the
+      // daemon's modules (schemas compiled, roles wired) at start-up.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, bundled by esbuild
+      const { startDaemon } = require('../daemon') as typeof DaemonModule;
       const daemon = await startDaemon(config, { logger });
       const lines = [`Corral ${VERSION} is up`];
       if (daemon.url) lines.push(`  API:          ${daemon.url}`, `  Admin token:  ${daemon.tokenFile}`);
+      if (daemon.dnsAddress) lines.push(`  DNS:          ${daemon.dnsAddress}`);
       lines.push(`  Data dir:     ${daemon.dataDir}`, `  Roles:        ${config.roles.join(', ')}`);
       if (daemon.joinHint) lines.push(`  Join another machine: ${daemon.joinHint}`);
       lines.push(daemon.url ? 'Try: corral app add examples/hello.json   (Ctrl-C stops Corral)' : 'An agent of a cluster: its master serves the API.   (Ctrl-C stops it)', '');

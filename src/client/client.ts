@@ -226,10 +226,126 @@ export class CorralClient {
   }
 
   // cron (issue 6): /v1/scheduler and /api/v1/jobs methods go below this line.
+  // Their response types live in ./cron-types (named inline, so the imports above stay as they are).
+  /** Creates or replaces a job from Chronos's job JSON (`POST /api/v1/jobs`). */
+  putJob(def: import('./cron-types').JobDefinition): Promise<import('./cron-types').JobResponse> {
+    return this.json({ method: 'POST', path: '/api/v1/jobs', body: def });
+  }
+
+  listJobs(): Promise<import('./cron-types').JobList> {
+    return this.json({ method: 'GET', path: '/api/v1/jobs' });
+  }
+
+  /** The job with its newest runs (`limit`, default 20). */
+  getJob(name: string, opts: { limit?: number } = {}): Promise<import('./cron-types').JobResponse> {
+    return this.json({ method: 'GET', path: `/api/v1/jobs/${encodeURIComponent(name)}`, query: { limit: opts.limit } });
+  }
+
+  /** Starts a run now, whatever the schedule and concurrency policy. */
+  runJob(name: string, args?: string[]): Promise<{ run: import('./cron-types').JobRun }> {
+    return this.json({ method: 'POST', path: `/api/v1/jobs/${encodeURIComponent(name)}/runs`, body: args ? { arguments: args } : {} });
+  }
+
+  /** The job's kept runs, newest first. */
+  jobRuns(name: string, opts: { limit?: number } = {}): Promise<import('./cron-types').JobRunList> {
+    return this.json({ method: 'GET', path: `/api/v1/jobs/${encodeURIComponent(name)}/runs`, query: { limit: opts.limit } });
+  }
+
+  /** Kills the job's unfinished runs; resolves to how many. */
+  killJob(name: string): Promise<{ killed: number }> {
+    return this.json({ method: 'DELETE', path: `/api/v1/jobs/${encodeURIComponent(name)}/runs` });
+  }
+
+  deleteJob(name: string): Promise<{ name: string; deleted: boolean }> {
+    return this.json({ method: 'DELETE', path: `/api/v1/jobs/${encodeURIComponent(name)}` });
+  }
+
+  /** Chronos's dependency graph: Graphviz dot or CSV text. */
+  async jobGraph(format: 'dot' | 'csv' = 'dot'): Promise<string> {
+    return (await this.send({ method: 'GET', path: `/v1/scheduler/graph/${format}`, accept: 'text/plain' })).text();
+  }
+
+  /** Chronos's job list (`GET /v1/scheduler/jobs`). */
+  chronosJobs(): Promise<import('./cron-types').ChronosJob[]> {
+    return this.json({ method: 'GET', path: '/v1/scheduler/jobs' });
+  }
 
   // discovery (issue 7): /v1 lookup and /api/v1/services methods go below this line.
+  /** `GET /api/v1/dns/lookup`: what Corral's DNS answers for `name` (type A, SRV, NS, SOA, AAAA or ANY), as JSON. */
+  dnsLookup(name: string, type = 'A'): Promise<{
+    name: string;
+    type: string;
+    rcode: string;
+    inZone: boolean;
+    answers: Array<{ name: string; type: string; ttl?: number; data: unknown }>;
+    authorities: Array<{ name: string; type: string; ttl?: number; data: unknown }>;
+    additionals: Array<{ name: string; type: string; ttl?: number; data: unknown }>;
+  }> {
+    return this.json({ method: 'GET', path: '/api/v1/dns/lookup', query: { name, type } });
+  }
+
+  /** `GET /api/v1/services`: every service with running tasks, their DNS names, health, ports and whether DNS publishes them. */
+  listServices(): Promise<{
+    domain: string;
+    services: Array<{
+      name: string;
+      srv: string;
+      appId: string | null;
+      framework: string;
+      instances: number;
+      published: number;
+      tasks: Array<{ id: string; host: string; node: string; ip: string | null; ports: number[]; healthy: boolean | null; published: boolean; reason?: string }>;
+    }>;
+  }> {
+    return this.json({ method: 'GET', path: '/api/v1/services' });
+  }
 
   // packages (issue 8): Cosmos /package methods go below this line.
+
+  /** Packages whose name, description or a tag matches `query` (`*` wildcards; empty: all). */
+  searchPackages(query?: string): Promise<{ packages: import('./package-types').PackageSummary[] }> {
+    return this.json({ method: 'POST', path: '/package/search', body: query === undefined ? {} : { query } });
+  }
+
+  /** A package revision (the newest unless `version` is given), as its repo index holds it. */
+  describePackage(name: string, version?: string): Promise<{ package: import('./package-types').PackageDescription }> {
+    return this.json({ method: 'POST', path: '/package/describe', body: { packageName: name, ...(version !== undefined ? { packageVersion: version } : {}) } });
+  }
+
+  /** version → releaseVersion of every revision of a package. */
+  packageVersions(name: string): Promise<{ results: Record<string, string> }> {
+    return this.json({ method: 'POST', path: '/package/list-versions', body: { packageName: name, includePackageVersions: true } });
+  }
+
+  /** The app (and job) a package would install with these options; installs nothing. */
+  renderPackage(req: import('./package-types').PackageRequest): Promise<import('./package-types').PackageRenderResponse> {
+    return this.json({ method: 'POST', path: '/package/render', body: req });
+  }
+
+  installPackage(req: import('./package-types').PackageRequest): Promise<import('./package-types').PackageInstallResponse> {
+    return this.json({ method: 'POST', path: '/package/install', body: req });
+  }
+
+  uninstallPackage(req: { packageName: string; appId?: string; all?: boolean }): Promise<import('./package-types').PackageUninstallResponse> {
+    return this.json({ method: 'POST', path: '/package/uninstall', body: req });
+  }
+
+  listPackages(filter: { packageName?: string; appId?: string } = {}): Promise<import('./package-types').InstalledPackageList> {
+    return this.json({ method: 'POST', path: '/package/list', body: filter });
+  }
+
+  listRepositories(): Promise<import('./package-types').RepositoryList> {
+    return this.json({ method: 'POST', path: '/package/repository/list', body: {} });
+  }
+
+  /** Adds a repository (URL, file:// URL or absolute path) at `index` in the priority order (default: last). */
+  addRepository(name: string, uri: string, index?: number): Promise<import('./package-types').RepositoryList> {
+    return this.json({ method: 'POST', path: '/package/repository/add', body: { name, uri, ...(index !== undefined ? { index } : {}) } });
+  }
+
+  removeRepository(name: string): Promise<import('./package-types').RepositoryList> {
+    return this.json({ method: 'POST', path: '/package/repository/delete', body: { name } });
+  }
 
   private async json<T>(spec: RequestSpec): Promise<T> {
     const res = await this.send(spec);

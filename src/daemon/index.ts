@@ -11,6 +11,8 @@ import { AppRepo } from '../init/app-repo';
 import { AppService } from '../init/app-service';
 import { AppVersions } from '../init/app-versions';
 import { InitController } from '../init/controller';
+import { startCron, type JobService } from '../cron';
+import { composePackages, type JobInstaller } from '../pkg';
 import { registerDeploymentRoutes } from '../init/deployment-routes';
 import { Deployments } from '../init/deployments';
 import { DeploymentStore } from '../init/deployment-store';
@@ -30,6 +32,7 @@ import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
 import { taskBaseEnv, type DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
+import { startDiscoveryRole, type TaskHint } from '../discovery';
 import type { Logger } from '../shared/logger';
 import { createMetrics } from '../shared/metrics';
 import { openStore, STORE_FILE } from '../store';
@@ -46,6 +49,8 @@ export interface Daemon {
   /** How another machine joins, on a master of a cluster. */
   joinHint: string | undefined;
   dataDir: string;
+  /** `HOST:PORT` of the DNS server (discovery role); undefined when it runs none. */
+  dnsAddress?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -65,6 +70,8 @@ export interface Node {
   cluster: ClusterPlane | undefined;
   token: { token: string; path: string };
   dataDir: string;
+  /** `HOST:PORT` of the DNS server (discovery role); undefined when it runs none. */
+  dnsAddress?: string | undefined;
   /** Stops every started role in reverse order; idempotent. */
   stop(): Promise<void>;
 }
@@ -115,7 +122,10 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     }
 
     const routes: Array<(s: FastifyInstance) => void> = [];
+    let dnsAddress: string | undefined;
     let initFrameworkId = (): string | undefined => undefined;
+    let initTaskHint: ((taskId: string) => TaskHint | undefined) | undefined; // discovery (issue 7): what init knows of its tasks
+    let initApps: AppService | undefined; // packages (issue 8) install through init's apps
     if (has('init')) {
       const repo = new AppRepo(store);
       const controller = new InitController({ repo, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'init' }) });
@@ -129,8 +139,14 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       stops.push(() => readiness.stop());
       const apps = new AppService(repo, controller, clock, deployments);
       await deployments.restore((appId) => controller.apps.get(appId));
+      initApps = apps;
       routes.push((s) => registerDeploymentRoutes(s, apps, deployments, (appId) => readiness.results(appId)));
       initFrameworkId = () => controller.frameworkId();
+      initTaskHint = (taskId) => {
+        const task = controller.task(taskId);
+        if (!task) return undefined;
+        return { appId: task.appId, healthChecked: (controller.apps.get(task.appId)?.stored.app.healthChecks?.length ?? 0) > 0, ports: task.ports };
+      };
       const events = new MarathonEventBus({ master, init: initTaskSource(controller), clock, logger: logger.child({ role: 'init-events' }) });
       stops.push(() => events.stop());
       deployments.onEvent((e) => events.publish(e));
@@ -141,13 +157,45 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       groups.announceChanges((listener) => deployments.onEvent(listener), (event) => events.publish(event));
       routes.push((s) => registerGroupRoutes(s, groups, apps, controller));
     }
+    let cronJobs: JobService | undefined; // packages may ship jobs
     if (has('cron')) {
-      // cron (issue 6): the Chronos-like framework is composed here.
+      const cron = await startCron({ store, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'cron' }), leaderUrl: apiUrl(config) });
+      stops.push(() => cron.stop());
+      routes.push(cron.routes);
+      cronJobs = cron.jobs;
     }
     if (has('discovery')) {
       // discovery (issue 7): the catalog, DNS server and lookup routes are composed here.
+      const discovery = await startDiscoveryRole({
+        master,
+        dnsListen: config.dnsListen,
+        dnsDomain: config.dnsDomain,
+        dnsTtl: config.dnsTtl,
+        dnsUpstreams: config.dnsUpstreams,
+        hostname: config.hostname,
+        nodeId: nodeId(dataDir),
+        clusterHost: config.clusterHost,
+        listenHost: config.listenHost,
+        hint: (taskId) => initTaskHint?.(taskId),
+        version: VERSION,
+        clock,
+        logger: logger.child({ role: 'discovery' }),
+      });
+      stops.push(() => discovery.stop());
+      routes.push(discovery.routes);
+      dnsAddress = discovery.dnsAddress;
     }
     // packages (issue 8): repositories and the /package routes are composed here (they need init).
+    if (initApps) {
+      const agents = () => master.agentViews().map((a) => ({ hostname: a.hostname, commands: a.commands, available: a.status === 'alive' }));
+      // The API's real port is known once it listens (--listen HOST:0 picks one).
+      const listening = () => {
+        const address = server.server.address();
+        return apiUrl({ ...config, listenPort: typeof address === 'object' && address ? address.port : config.listenPort });
+      };
+      const jobs: JobInstaller | undefined = cronJobs && { add: async (job) => void (await cronJobs!.upsert(job)), remove: (name: string) => cronJobs!.remove(name) };
+      routes.push(composePackages({ store, clock, apps: initApps, agents, apiUrl: listening, jobs: () => jobs }).routes);
+    }
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);
     routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
@@ -156,7 +204,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
 
     const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
     stops.push(() => server.close());
-    return { server, store, master, cluster, token, dataDir, stop };
+    return { server, store, master, cluster, token, dataDir, dnsAddress, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -256,6 +304,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, deps: DaemonDe
     tokenFile: node.token.path,
     dataDir: node.dataDir,
     joinHint: node.cluster?.joinHint,
+    dnsAddress: node.dnsAddress,
     stop: async () => {
       removeEndpoint(node.dataDir);
       await node.stop();

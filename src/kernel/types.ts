@@ -177,6 +177,8 @@ export interface AgentInfo {
    * that role. Reserved resources are offered only to frameworks of the role; the rest to anyone.
    */
   reservations?: Record<string, Resources>;
+  /** Executables on the agent's PATH (package feasibility); absent from agents that do not say. */
+  commands?: string[];
 }
 
 export interface FrameworkInfo {

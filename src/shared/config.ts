@@ -1,6 +1,7 @@
 // The one configuration schema. Precedence: command-line flags > CORRAL_* environment > config file
 // > defaults. This is the only module that reads process.env; values are validated once and frozen.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errors } from './errors';
@@ -67,6 +68,14 @@ export interface DaemonConfig {
   clusterToken: string | undefined;
   /** A file holding the cluster token (--token-file). */
   tokenFile: string | undefined;
+  /** Discovery: the DNS server's UDP and TCP address (port 0 picks a free one). */
+  dnsListen: { host: string; port: number };
+  /** Discovery: the DNS zone, lower case, no trailing dot. */
+  dnsDomain: string;
+  /** Discovery: TTL of DNS records and of negative answers, in seconds. */
+  dnsTtl: number;
+  /** Discovery: resolvers (IP[:PORT], port 53 by default) names outside the zone are forwarded to; none = REFUSED. */
+  dnsUpstreams: readonly string[];
 }
 
 export const ISOLATION_SETTINGS = ['auto', 'cgroup2', 'cgroup1', 'posix'] as const;
@@ -122,6 +131,10 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'clusterToken', env: 'CORRAL_TOKEN', doc: 'cluster token (64 hex characters)', parse: text('cluster token') },
   { key: 'tokenFile', env: 'CORRAL_TOKEN_FILE', doc: 'file holding the cluster token', parse: text('token file') },
   { key: 'fetchCacheBytes', env: 'CORRAL_FETCH_CACHE_BYTES', doc: 'fetch cache size (bytes)', parse: int('fetch cache bytes', 0, Number.MAX_SAFE_INTEGER) },
+  { key: 'dnsListen', env: 'CORRAL_DNS_LISTEN', doc: 'DNS server address HOST:PORT (UDP and TCP)', parse: parseDnsListen },
+  { key: 'dnsDomain', env: 'CORRAL_DNS_DOMAIN', doc: 'DNS zone (default corral)', parse: parseDnsDomain },
+  { key: 'dnsTtl', env: 'CORRAL_DNS_TTL', doc: 'DNS record TTL (s)', parse: int('dns ttl', 0, 86_400) },
+  { key: 'dnsUpstreams', env: 'CORRAL_DNS_UPSTREAMS', doc: 'resolvers for names outside the zone: IP[:PORT],…', parse: parseDnsUpstreams },
 ];
 
 export interface ConfigSources {
@@ -163,6 +176,11 @@ export function defaultConfig(installed: boolean): DaemonConfig {
     clusterPort: undefined,
     clusterToken: undefined,
     tokenFile: undefined,
+    dnsListen: { host: '127.0.0.1', port: 8600 },
+    dnsDomain: 'corral',
+    // Short: records change within a second of the tasks, and resolvers should not hold them long.
+    dnsTtl: 5,
+    dnsUpstreams: [],
   };
 }
 
@@ -336,6 +354,31 @@ export function parseAttributes(raw: string): Readonly<Record<string, string>> {
     out[name] = value;
   }
   return Object.freeze(out);
+}
+
+function parseDnsListen(raw: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(raw.trim());
+  const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1');
+  if (!m || !host || isIP(host) === 0) throw errors.config(`--dns-listen must be IP:PORT (e.g. 127.0.0.1:8600), got '${raw}'`);
+  return { host, port: int('dns listen port', 0, 65535)(m[2]!) as number };
+}
+
+function parseDnsDomain(raw: string): string {
+  const domain = raw.trim().toLowerCase().replace(/\.$/, '');
+  const labels = domain.split('.');
+  if (domain.length > 200 || !labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))) throw errors.config(`dns domain must be DNS labels of a-z 0-9 - separated by dots (e.g. corral), got '${raw}'`);
+  return domain;
+}
+
+/** IP[:PORT] or [IPv6]:PORT, comma separated; only addresses (a reply is matched by the address it comes from). */
+function parseDnsUpstreams(raw: string): string[] {
+  const list = parseList(raw);
+  for (const u of list) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(u) ?? /^([^:]+)(?::(\d+))?$/.exec(u) ?? /^([0-9a-fA-F:]+)()$/.exec(u);
+    const port = m?.[2] ? Number(m[2]) : 53;
+    if (!m || isIP(m[1]!) === 0 || !(port >= 1 && port <= 65535)) throw errors.config(`dns upstream '${u}' must be an IP address with an optional port (e.g. 192.168.1.1 or 192.168.1.1:53 or [::1]:53)`);
+  }
+  return list;
 }
 
 function parseLogLevel(raw: string): string {

@@ -46,8 +46,28 @@ export const ERROR_CATALOGUE = {
   NODE_SEED_INVALID: { status: 500, summary: "The node's identity seed file is unreadable or not 32 bytes of hex." },
   CLUSTER_ADDRESS_INVALID: { status: 400, summary: 'A --join address or the cluster host/port is malformed (host: IPv4 or DNS name; a master: its IPv4 address).' },
   // cron (issue 6): job and run errors go below this line.
+  JOB_NOT_FOUND: { status: 404, summary: 'No cron job has this name.' },
+  JOB_PARENT_NOT_FOUND: { status: 422, summary: 'A dependent job names a parent job that does not exist.' },
+  JOB_DEPENDENCY_CYCLE: { status: 422, summary: 'The job would close a cycle in the dependency graph (the message shows it).' },
+  JOB_HAS_DEPENDENTS: { status: 409, summary: 'The job is a parent of other jobs; remove or change those first.' },
+  JOB_LOCKED: { status: 409, summary: 'The job was changed by another request meanwhile; retry.' },
+  JOB_RUN_NOT_FOUND: { status: 404, summary: 'The job has no run with this id (history keeps the newest runs only).' },
   // discovery (issue 7): DNS and lookup errors go below this line.
+  DNS_PORT_UNAVAILABLE: { status: 500, summary: 'The DNS address (--dns-listen) cannot be bound over UDP or TCP (in use, or not an address of this machine).' },
   // packages (issue 8): package and repository errors go below this line.
+  PACKAGE_NOT_FOUND: { status: 404, summary: 'No repository has a package of this name.' },
+  PACKAGE_VERSION_NOT_FOUND: { status: 404, summary: 'The package exists but not in this version.' },
+  PACKAGE_INVALID: { status: 422, summary: "A package breaks the Universe packaging rules of its packagingVersion; `details` says where." },
+  PACKAGE_OPTIONS_INVALID: { status: 422, summary: "The install options break the package's config schema; `details` names each option path." },
+  PACKAGE_RENDER_FAILED: { status: 422, summary: 'The package template did not render to a valid app (or job) definition; `details` says where.' },
+  PACKAGE_NOT_INSTALLED: { status: 404, summary: 'No app (or job) installed from this package matches.' },
+  PACKAGE_APP_AMBIGUOUS: { status: 409, summary: 'The package is installed more than once: name the app id, or uninstall all.' },
+  PACKAGE_INFEASIBLE: { status: 422, summary: 'No available agent has every command the package needs; the message names the missing ones.' },
+  PACKAGE_JOBS_UNAVAILABLE: { status: 503, summary: 'The package holds a job, but no cron framework is connected to install it.' },
+  REPOSITORY_NOT_FOUND: { status: 404, summary: 'No package repository has this name (or URI).' },
+  REPOSITORY_EXISTS: { status: 409, summary: 'A package repository with this name or URI is already added.' },
+  REPOSITORY_UNREACHABLE: { status: 502, summary: 'A package repository could not be fetched or read (network, HTTP status, missing path).' },
+  REPOSITORY_INVALID: { status: 422, summary: 'A package repository answered, but not with a Universe repo index or layout.' },
   CLUSTER_PORT_UNAVAILABLE: { status: 500, summary: 'The cluster UDP port cannot be bound (in use, or the host is not an address of this machine).' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -14,7 +14,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'corral-api-'));
 let node: Node;
 
 t.before(async () => {
-  node = await composeNode({ ...defaultConfig(false), dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024, agentAttributes: { zone: 'a' } }, { logger: silentLogger(), store: new MemoryStore() });
+  node = await composeNode({ ...defaultConfig(false), dnsListen: { host: '127.0.0.1', port: 0 }, dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024, agentAttributes: { zone: 'a' } }, { logger: silentLogger(), store: new MemoryStore() });
 });
 t.teardown(async () => {
   await node?.stop();

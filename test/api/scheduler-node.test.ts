@@ -20,7 +20,7 @@ let url: string;
 let sse: OpenStream<SseItem>;
 
 t.before(async () => {
-  node = await composeNode({ ...defaultConfig(false), dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024 }, { logger: silentLogger(), store: new MemoryStore() });
+  node = await composeNode({ ...defaultConfig(false), dnsListen: { host: '127.0.0.1', port: 0 }, dataDir, agentCpus: 2, agentMemMb: 1024, agentDiskMb: 1024 }, { logger: silentLogger(), store: new MemoryStore() });
   await node.server.listen({ host: '127.0.0.1', port: 0 });
   const address = node.server.server.address();
   url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

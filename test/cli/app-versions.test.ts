@@ -19,7 +19,8 @@ interface Harness {
 function harness(versions: string[], current: string | undefined, over: Partial<CliClient> = {}): Harness {
   const h: Harness = { stdout: '', stderr: '', calls: [], run: async () => 0 };
   const unused = () => Promise.reject(new Error('not used'));
-  const fake: CliClient = {
+  // The methods these tests use; the other commands' methods are left out (a partial fake).
+  const fake = {
     listApps: unused,
     createApp: unused,
     updateApp: unused,
@@ -55,7 +56,7 @@ function harness(versions: string[], current: string | undefined, over: Partial<
       return { deploymentId: 'dep-9', version: '2026-01-04T10:00:00.000Z' };
     },
     ...over,
-  };
+  } as CliClient;
   const deps: CliDeps = {
     stdout: (chunk) => void (h.stdout += String(chunk)),
     stderr: (text) => void (h.stderr += text),

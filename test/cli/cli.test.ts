@@ -36,7 +36,8 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
     h.calls.push([name, ...args]);
     return Promise.resolve(value);
   };
-  const fake: CliClient = {
+  // The methods these tests use; the other commands' methods are left out (a partial fake).
+  const fake = {
     listApps: record('listApps', { apps }),
     getApp: record('getApp', { app: { ...apps[0]!, version: 'v1', deployments: [{ id: 'dep-0' }], tasks: [{ id: 'shop_web.1', appId: '/shop/web', host: 'node-a', ports: [10001], state: 'TASK_RUNNING', startedAt: new Date(NOW - 180_000).toISOString() }] } }),
     createApp: async (def) => {
@@ -77,7 +78,7 @@ function harness(over: Partial<CliClient> = {}, deps: Partial<CliDeps> = {}): Ha
     updateGroup: record('updateGroup', undefined as never),
     deleteGroup: record('deleteGroup', undefined as never),
     ...over,
-  };
+  } as CliClient;
   const full: CliDeps = {
     stdout: (chunk) => void (h.stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1')),
     stderr: (text) => void (h.stderr += text),
@@ -193,7 +194,7 @@ t.test('usage errors exit 2; --version and --help exit 0', async (t) => {
   }
   const v = harness();
   t.equal(await v.run('--version'), 0);
-  t.equal(v.stdout, `${pkg.version}\n`);
+  t.equal(v.stdout, `${pkg.version} (commit dev)\n`, "--version prints the version and the commit (dev: not bundled)");
   const help = harness();
   t.equal(await help.run('--help'), 0);
   t.match(help.stdout, /Usage: corral/);

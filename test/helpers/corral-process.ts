@@ -29,7 +29,9 @@ function spawnCorral(args: string[], env: NodeJS.ProcessEnv, exec: string[] = []
 }
 
 export async function startCorral(dataDir: string, extraArgs: string[] = [], place: PlaceOptions = {}): Promise<RunningCorral> {
-  const proc = spawnCorral(['up', '--data-dir', dataDir, '--listen', place.listen ?? '127.0.0.1:0', '--log-level', 'warn', ...extraArgs], cleanEnv(), place.exec);
+  // Every node runs a DNS server (discovery): a free port, so that test daemons never collide on 8600.
+  const dns = extraArgs.includes('--dns-listen') ? [] : ['--dns-listen', '127.0.0.1:0'];
+  const proc = spawnCorral(['up', '--data-dir', dataDir, '--listen', place.listen ?? '127.0.0.1:0', '--log-level', 'warn', ...dns, ...extraArgs], cleanEnv(), place.exec);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -27,6 +27,7 @@ import { containerLimits, launchRefusal, newStatus, runningStatistics, unknownTa
 import { TaskRun } from './task-run';
 import { UserResolver, type TaskUser } from './users';
 import { tuningOf, type AgentTuning } from './tuning';
+import { detectCommands } from './commands';
 
 export interface AgentOptions extends Partial<AgentTuning> {
   id: string;
@@ -49,6 +50,8 @@ export interface AgentOptions extends Partial<AgentTuning> {
   env: Readonly<Record<string, string>>;
   /** The isolation backend (selectIsolator); its name is reported as AgentInfo.isolation. */
   isolator: Isolator;
+  /** Executables this host has, advertised as AgentInfo.commands; detected on PATH when left out. */
+  commands?: readonly string[];
 }
 
 /** Tasks staged or spawned per turn of the event loop during a big launch. */
@@ -127,7 +130,8 @@ export class Agent implements AgentLink {
       throw err;
     });
     const { id, hostname, resources, attributes, version, clock, reservations } = this.opts;
-    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name, ...(reservations ? { reservations } : {}) }, this);
+    const commands = [...(this.opts.commands ?? detectCommands())];
+    this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name, commands, ...(reservations ? { reservations } : {}) }, this);
     this.outbox.release();
     this.rotator.start();
     this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, execHelper: this.ctx.execHelper ?? 'none (shell chain)', ...report }, 'agent registered with the master');

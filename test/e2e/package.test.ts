@@ -110,6 +110,16 @@ t.test('the built-in service packages install, become healthy, answer and uninst
 
   const redisPort = await healthyPort('/redis');
   t.equal((await run('redis-cli', ['-p', String(redisPort), 'ping'])).trim(), 'PONG', 'redis-cli ping → PONG');
+  // Found through discovery too: the SRV record of the app names its port and its node.
+  const dnsPort = Number(/DNS:\s+127\.0\.0\.1:(\d+)/.exec(corral!.output())![1]);
+  const srv = await waitFor('redis in DNS', 10_000, async () => {
+    const answer = (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+short', '_redis._tcp.corral-init.corral', 'SRV'])).trim();
+    return answer === '' ? undefined : answer;
+  });
+  const [, , srvPort, target] = srv.split(/\s+/);
+  t.equal(Number(srvPort), redisPort, `the SRV record names its port (${srv})`);
+  const address = (await run('dig', ['@127.0.0.1', '-p', String(dnsPort), '+short', target!, 'A'])).trim();
+  t.equal((await run('redis-cli', ['-h', address, '-p', srvPort!, 'ping'])).trim(), 'PONG', `redis-cli ping through discovery (${target} → ${address}) → PONG`);
   const nginxPort = await healthyPort('/nginx');
   t.match(await text(`http://127.0.0.1:${nginxPort}/`), /Hello from nginx on Corral/, 'nginx serves the site');
   const memcachedPort = await healthyPort('/memcached');

@@ -1,4 +1,4 @@
-// `corral up`: starts the enabled roles in order (store, master, agent, init, API) and stops them
+// `corral up`: starts the enabled roles in order (store, master, agent, init, cron, discovery, packages, API) and stops them
 // in reverse. One object owns the roles, as Nomad's agent does; in-process roles talk through the
 // same interfaces their remote versions will use.
 import { resolve } from 'node:path';
@@ -7,21 +7,8 @@ import { registerNativeRoutes } from '../api/native-routes';
 import { registerOperatorRoutes } from '../api/operator-routes';
 import { registerSchedulerRoutes } from '../api/scheduler-routes';
 import { createApiServer } from '../api/server';
-import { AppRepo } from '../init/app-repo';
-import { AppService } from '../init/app-service';
-import { AppVersions } from '../init/app-versions';
-import { InitController } from '../init/controller';
 import { startCron, type JobService } from '../cron';
 import { composePackages, type JobInstaller } from '../pkg';
-import { registerDeploymentRoutes } from '../init/deployment-routes';
-import { Deployments } from '../init/deployments';
-import { DeploymentStore } from '../init/deployment-store';
-import { MarathonEventBus } from '../init/events';
-import { ReadinessRunner } from '../init/readiness-runner';
-import { registerMarathonRoutes } from '../init/routes';
-import { GroupService } from '../init/group-service';
-import { registerGroupRoutes } from '../init/group-routes';
-import { initTaskSource, registerRuntimeRoutes } from '../init/runtime-routes';
 import { Agent, detectResources, pidNamespaceAvailable } from '../kernel/agent';
 import { selectIsolator } from '../kernel/agent/isolation';
 import type { MasterLink } from '../kernel/agent-link';
@@ -32,13 +19,14 @@ import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
 import { taskBaseEnv, type DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
-import { startDiscoveryRole, type TaskHint } from '../discovery';
+import { startDiscoveryRole } from '../discovery';
 import type { Logger } from '../shared/logger';
 import { createMetrics } from '../shared/metrics';
 import { openStore, STORE_FILE } from '../store';
 import type { Store } from '../store/types';
 import { adminToken, nodeId, prepareDataDir, restrictStoreFiles, removeEndpoint, writeEndpoint } from './files';
 import type { ClusterPlane, ClusterPlaneOptions } from './cluster';
+import { startInitRole } from './init-role';
 import { VERSION } from './version';
 
 export interface Daemon {
@@ -123,41 +111,9 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
 
     const routes: Array<(s: FastifyInstance) => void> = [];
     let dnsAddress: string | undefined;
-    let initFrameworkId = (): string | undefined => undefined;
-    let initTaskHint: ((taskId: string) => TaskHint | undefined) | undefined; // discovery (issue 7): what init knows of its tasks
-    let initApps: AppService | undefined; // packages (issue 8) install through init's apps
-    if (has('init')) {
-      const repo = new AppRepo(store);
-      const controller = new InitController({ repo, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'init' }) });
-      await controller.start();
-      stops.push(() => controller.stop());
-      const deployments = new Deployments({ controller, clock, logger: logger.child({ role: 'deployments' }), persist: new DeploymentStore(store, logger.child({ role: 'deployments' })) });
-      deployments.start();
-      stops.push(() => deployments.stop());
-      const readiness = new ReadinessRunner({ controller, clock, logger: logger.child({ role: 'readiness' }) });
-      readiness.start();
-      stops.push(() => readiness.stop());
-      const apps = new AppService(repo, controller, clock, deployments);
-      await deployments.restore((appId) => controller.apps.get(appId));
-      initApps = apps;
-      routes.push((s) => registerDeploymentRoutes(s, apps, deployments, (appId) => readiness.results(appId)));
-      initFrameworkId = () => controller.frameworkId();
-      initTaskHint = (taskId) => {
-        const task = controller.task(taskId);
-        if (!task) return undefined;
-        return { appId: task.appId, healthChecked: (controller.apps.get(task.appId)?.stored.app.healthChecks?.length ?? 0) > 0, ports: task.ports };
-      };
-      const events = new MarathonEventBus({ master, init: initTaskSource(controller), clock, logger: logger.child({ role: 'init-events' }) });
-      stops.push(() => events.stop());
-      deployments.onEvent((e) => events.publish(e));
-      routes.push((s) => registerRuntimeRoutes(s, { master, controller, apps, events, clock, leaderUrl: apiUrl(config) }));
-      const versions = new AppVersions(repo, (id) => controller.apps.get(id)?.stored);
-      routes.push((s) => registerMarathonRoutes(s, apps, controller, { version: VERSION, leaderUrl: apiUrl(config), frameworkId: initFrameworkId }, versions));
-      const groups = new GroupService(store, apps);
-      groups.announceChanges((listener) => deployments.onEvent(listener), (event) => events.publish(event));
-      routes.push((s) => registerGroupRoutes(s, groups, apps, controller));
-    }
-    let cronJobs: JobService | undefined; // packages may ship jobs
+    const init = has('init') ? await startInitRole({ store, master, clock, logger, version: VERSION, leaderUrl: apiUrl(config), stops }) : undefined;
+    if (init) routes.push(...init.routes);
+    let cronJobs: JobService | undefined;
     if (has('cron')) {
       const cron = await startCron({ store, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'cron' }), leaderUrl: apiUrl(config) });
       stops.push(() => cron.stop());
@@ -165,7 +121,6 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       cronJobs = cron.jobs;
     }
     if (has('discovery')) {
-      // discovery (issue 7): the catalog, DNS server and lookup routes are composed here.
       const discovery = await startDiscoveryRole({
         master,
         dnsListen: config.dnsListen,
@@ -176,7 +131,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         nodeId: nodeId(dataDir),
         clusterHost: config.clusterHost,
         listenHost: config.listenHost,
-        hint: (taskId) => initTaskHint?.(taskId),
+        hint: (taskId) => init?.taskHint(taskId),
         version: VERSION,
         clock,
         logger: logger.child({ role: 'discovery' }),
@@ -185,8 +140,8 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
       routes.push(discovery.routes);
       dnsAddress = discovery.dnsAddress;
     }
-    // packages (issue 8): repositories and the /package routes are composed here (they need init).
-    if (initApps) {
+    // Packages install through init's apps (and cron's jobs, when cron runs here).
+    if (init) {
       const agents = () => master.agentViews().map((a) => ({ hostname: a.hostname, commands: a.commands, available: a.status === 'alive' }));
       // The API's real port is known once it listens (--listen HOST:0 picks one).
       const listening = () => {
@@ -194,13 +149,13 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         return apiUrl({ ...config, listenPort: typeof address === 'object' && address ? address.port : config.listenPort });
       };
       const jobs: JobInstaller | undefined = cronJobs && { add: async (job) => void (await cronJobs!.upsert(job)), remove: (name: string) => cronJobs!.remove(name) };
-      routes.push(composePackages({ store, clock, apps: initApps, agents, apiUrl: listening, jobs: () => jobs }).routes);
+      routes.push(composePackages({ store, clock, apps: init.apps, agents, apiUrl: listening, jobs: () => jobs }).routes);
     }
     // Statistics of a task come from its agent, here or on another machine (through node RPC).
     const agentFor = (taskId: string) => master.agentLinkOf(taskId);
-    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => initFrameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
+    routes.push((s) => registerNativeRoutes(s, { master, clock, roles: config.roles, initFrameworkId: () => init?.frameworkId(), agentFor, localAgent: () => localAgent, memberStatus: (agentId) => cluster?.memberStatus(agentId), ...(localAgent ? { localAgentId: nodeId(dataDir) } : {}) }));
     routes.push((s) => registerSchedulerRoutes(s, { master, clock, logger: logger.child({ role: 'scheduler-api' }) }));
-    routes.push((s) => registerOperatorRoutes(s, { master, clock, initFrameworkId: () => initFrameworkId() }));
+    routes.push((s) => registerOperatorRoutes(s, { master, clock, initFrameworkId: () => init?.frameworkId() }));
 
     const server = createApiServer({ token: token.token, logger: logger.child({ role: 'api' }), metrics, routes });
     stops.push(() => server.close());

@@ -12,7 +12,8 @@ import type { LaunchRequest } from './match';
 import { matchOffers } from './spread';
 import { TaskIndex } from './task-index';
 import { DEFAULT_HEALTH_KILL_POLICY, planHealthKills } from './health-kills';
-import { backoffAfterFailure, planInstances, type InstancePlan } from './plan';
+import { planInstances, type InstancePlan } from './plan';
+import { taskEnd } from './task-end';
 import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
 
 export interface InitControllerOptions {
@@ -378,25 +379,12 @@ export class InitController {
     }
     this.forget(status.taskId);
     const entry = this.apps.get(task.appId);
-    const unexpected = !task.killRequested && status.state !== 'TASK_KILLED';
-    if (entry && (unexpected || status.state === 'TASK_FAILED')) {
-      this.failures.set(task.appId, {
-        appId: task.appId,
-        host: task.host,
-        message: status.message ?? '',
-        state: status.state,
-        taskId: task.taskId,
-        timestamp: new Date(status.timestamp).toISOString(),
-        version: task.version,
-      });
-    }
-    if (entry && unexpected) {
-      // A task that stayed up for maxLaunchDelaySeconds was healthy enough to forgive past failures.
-      const ranLong = task.startedAt !== undefined && status.timestamp - task.startedAt >= entry.stored.app.maxLaunchDelaySeconds * 1000;
-      const previous = ranLong ? undefined : this.backoffs.get(task.appId);
-      const backoff = backoffAfterFailure(entry.stored.app, previous, this.opts.clock.now());
-      this.backoffs.set(task.appId, backoff);
-      this.opts.logger.info({ event: 'task_failed_backoff', appId: task.appId, taskId: task.taskId, state: status.state, failures: backoff.failures, delayMs: backoff.notBefore - this.opts.clock.now() }, 'task ended; relaunch delayed');
+    const now = this.opts.clock.now();
+    const end = entry ? taskEnd(entry.stored.app, task, status, this.backoffs.get(task.appId), now) : {};
+    if (end.failure) this.failures.set(task.appId, end.failure);
+    if (end.backoff) {
+      this.backoffs.set(task.appId, end.backoff);
+      this.opts.logger.info({ event: 'task_failed_backoff', appId: task.appId, taskId: task.taskId, state: status.state, failures: end.backoff.failures, delayMs: end.backoff.notBefore - now }, 'task ended; relaunch delayed');
     }
     this.converge();
     this.notifyActivity(task.appId);

@@ -168,16 +168,22 @@ function tryRmdir(dir: string): void {
  * by another test file (or a real daemon) safe; a daemon that finds it gone makes it again.
  */
 export function removeEmptyCorralCgroups(root = '/sys/fs/cgroup'): void {
-  for (const h of entries(root)) tryRmdir(join(root, h, 'corral'));
+  for (const h of entries(root)) {
+    // Each agent's tasks live under corral/<agent>: those parents first, then corral itself.
+    for (const agent of entries(join(root, h, 'corral'))) tryRmdir(join(root, h, 'corral', agent));
+    tryRmdir(join(root, h, 'corral'));
+  }
 }
 
 /**
- * Removes the task cgroups (`corral/<taskId>`) whose task id starts with `prefix`: a test that
- * SIGKILLs a whole agent (and so every task of it) leaves them behind, empty.
+ * Removes the task cgroups (`corral/<agent>/<taskId>`) whose task id starts with `prefix`: a test
+ * that SIGKILLs a whole agent (and so every task of it) leaves them behind, empty.
  */
 export function removeTaskCgroups(prefix: string, root = '/sys/fs/cgroup'): void {
   for (const h of entries(root)) {
-    const parent = join(root, h, 'corral');
-    for (const task of entries(parent).filter((name) => name.startsWith(prefix))) tryRmdir(join(parent, task));
+    for (const agent of entries(join(root, h, 'corral'))) {
+      const parent = join(root, h, 'corral', agent);
+      for (const task of entries(parent).filter((name) => name.startsWith(prefix))) tryRmdir(join(parent, task));
+    }
   }
 }

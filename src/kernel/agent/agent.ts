@@ -15,6 +15,7 @@ import { commandArgv, taskEnvironment } from './executor';
 import { FetchCache } from './fetch-cache';
 import type { Isolator } from './isolation/types';
 import { LogRotator } from './log-rotation';
+import { ProgramLookup } from './program-lookup';
 import { keepingProcessAlive } from './reaping';
 import { recoverTasks, type RecoveryHost } from './recovery';
 import type { RunContext } from './run-context';
@@ -98,7 +99,11 @@ export class Agent implements AgentLink {
     this.users = new UserResolver(this.tuning.taskUser);
     this.outbox = new StatusOutbox(opts.clock, this.tuning.statusRetryMs, (s) => this.deliver(s), {
       posted: (status) => this.journal(status.taskId, (run) => this.checkpoints.posted(status, runState(run.saved))),
-      acknowledged: (taskId, uuid) => this.journal(taskId, () => this.checkpoints.acknowledged(taskId, uuid)),
+      // The terminal update's acknowledgement retires the checkpoint right after (acknowledge()):
+      // the rename of its directory records it, no journal line is needed.
+      acknowledged: (taskId, uuid) => {
+        if (this.records.get(taskId)?.terminalUuid !== uuid) this.journal(taskId, () => this.checkpoints.acknowledged(taskId, uuid));
+      },
     });
     this.ctx = {
       isolator: opts.isolator,
@@ -111,6 +116,7 @@ export class Agent implements AgentLink {
       launcher: new SupervisorLauncher(this.log),
       watch: new SupervisorWatch(opts.clock, this.tuning.supervisorPollMs),
       launchedWatch: new SupervisorWatch(opts.clock, this.tuning.launchedSupervisorPollMs),
+      programs: new ProgramLookup(opts.clock),
       fetchCache: () => (this.cache ??= new FetchCache({ dir: join(opts.dataDir, 'fetch-cache'), maxBytes: this.tuning.fetchCacheBytes, clock: opts.clock })),
     };
     const { logMaxBytes: maxBytes, logKeepFiles: keep } = this.tuning;
@@ -133,6 +139,7 @@ export class Agent implements AgentLink {
     const commands = [...(this.opts.commands ?? detectCommands())];
     this.opts.master.registerAgent({ id, hostname, resources, attributes, version, registeredAt: clock.now(), isolation: this.opts.isolator.name, commands, ...(reservations ? { reservations } : {}) }, this);
     this.outbox.release();
+    this.checkpoints.sweepTrash();
     this.rotator.start();
     this.log.info({ event: 'agent_started', hostname, resources, isolation: this.opts.isolator.name, execHelper: this.ctx.execHelper ?? 'none (shell chain)', ...report }, 'agent registered with the master');
   }
@@ -148,6 +155,7 @@ export class Agent implements AgentLink {
       this.ctx.watch.close();
       this.ctx.launchedWatch.close();
       this.outbox.close();
+      await this.checkpoints.settled();
       this.log.info({ event: 'agent_stopped', killed: live.length }, 'agent stopped');
     })();
     return this.stopping;

@@ -17,9 +17,12 @@
 // and the journal starts over; replaying a journal over the state it was folded into changes
 // nothing (posts are recognised by uuid), so a crash between the two steps is harmless.
 // There is no fsync: the page cache survives the agent's death; a machine crash ends the tasks too.
-// The directory goes once the terminal update is acknowledged.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// The directory goes once the terminal update is acknowledged: renamed into the trash at once
+// (checkpoint-trash.ts), removed from there off the event loop.
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJournal, readNumberFile, writeAtomically } from './checkpoint-files';
+import { CheckpointTrash } from './checkpoint-trash';
 import type { TaskInfo, TaskStatus } from '../types';
 import type { ContainerLimits } from './isolation/types';
 import type { TaskUser } from './users';
@@ -75,9 +78,11 @@ export class CheckpointStore {
   readonly root: string;
   /** Journal lines since the last compaction, per task this store writes. */
   private readonly appended = new Map<string, number>();
+  private readonly trash: CheckpointTrash;
 
   constructor(dataDir: string) {
     this.root = join(dataDir, 'meta', 'tasks');
+    this.trash = new CheckpointTrash(join(dataDir, 'meta', 'trash'));
   }
 
   dir(taskId: string): string {
@@ -92,11 +97,27 @@ export class CheckpointStore {
   /** Starts a task's checkpoint afresh: a relaunch of an ended id keeps nothing of the old run. */
   create(taskId: string, saved: TaskCheckpoint): void {
     const dir = this.dir(taskId);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.makeFreshDir(dir);
     // Written in place: until it is complete no supervisor exists, so recovery may drop a torn one.
     writeFileSync(join(dir, 'task.json'), JSON.stringify(saved), { mode: 0o600 });
     this.appended.set(taskId, 0);
+  }
+
+  /**
+   * An empty directory for a task: one mkdir in the usual case; an old one (a relaunch of an id
+   * whose checkpoint was left behind) goes to the trash first.
+   */
+  private makeFreshDir(dir: string): void {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') this.trash.discard(dir);
+      else if (code === 'ENOENT') mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      else throw err;
+    }
+    mkdirSync(dir, { mode: 0o700 });
   }
 
   /** Continues the journal of a task recovered from disk. */
@@ -126,9 +147,20 @@ export class CheckpointStore {
     this.appended.set(taskId, 0);
   }
 
+  /** Retires a task's checkpoint: gone from `meta/tasks` at once, its files removed in the background. */
   remove(taskId: string): void {
     this.appended.delete(taskId);
-    rmSync(this.dir(taskId), { recursive: true, force: true });
+    this.trash.discard(this.dir(taskId));
+  }
+
+  /** Removes, in the background, what an earlier run left in the trash. */
+  sweepTrash(): void {
+    this.trash.sweepLeftovers();
+  }
+
+  /** Resolves once every retired checkpoint is removed from disk. */
+  settled(): Promise<void> {
+    return this.trash.settled();
   }
 
   exitStatus(taskId: string): number | undefined {
@@ -168,7 +200,7 @@ export class CheckpointStore {
     if (saved?.task?.taskId !== taskId) throw new Error(`task.json in ${dir} is not about task '${taskId}'`);
     let latest = folded?.latest;
     const pending = [...(folded?.pending ?? [])];
-    for (const line of readJournal(join(dir, 'journal'))) {
+    for (const line of readJournal<JournalLine>(join(dir, 'journal'))) {
       if ('p' in line) {
         latest = line.p;
         Object.assign(saved, line.s);
@@ -191,39 +223,3 @@ export class CheckpointStore {
   }
 }
 
-/** The complete lines of a journal; a torn last line (the agent died mid-write) is left out. */
-function readJournal(path: string): JournalLine[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return [];
-  }
-  const lines: JournalLine[] = [];
-  for (const raw of text.split('\n').slice(0, -1)) {
-    try {
-      lines.push(JSON.parse(raw) as JournalLine);
-    } catch {
-      // A torn line can only be the last one; anything unparsable is skipped.
-    }
-  }
-  return lines;
-}
-
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
-/** A decimal written by the supervisor with one `echo`: complete only with its newline. */
-function readNumberFile(path: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  if (!/^\d+\n$/.test(text)) return undefined;
-  return Number(text);
-}

@@ -5,6 +5,7 @@ import type { CheckpointStore } from './checkpoint';
 import type { FetchCache } from './fetch-cache';
 import type { Isolator } from './isolation/types';
 import type { SupervisorLauncher } from './launcher';
+import type { ProgramLookup } from './program-lookup';
 import type { SupervisorWatch } from './supervisor';
 
 export interface RunContext {
@@ -24,6 +25,8 @@ export interface RunContext {
   watch: SupervisorWatch;
   /** Polls supervisors this agent launched, in case one dies without saying `exited`. */
   launchedWatch: SupervisorWatch;
+  /** The PATH lookup of a task's program, remembered for a short while. */
+  programs: ProgramLookup;
   /** The agent's fetch cache, created on first use. */
   fetchCache(): FetchCache;
 }

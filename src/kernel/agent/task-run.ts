@@ -6,7 +6,6 @@ import type { TimerHandle } from '../../shared/clock';
 import { isCorralError } from '../../shared/errors';
 import type { TaskInfo } from '../types';
 import type { TaskCheckpoint } from './checkpoint';
-import { missingProgram } from './executor';
 import { exitOutcome } from './exit-outcome';
 import { fetchArtifacts } from './fetcher';
 import type { HealthMonitor } from './health';
@@ -86,7 +85,7 @@ export class TaskRun {
         await fetchArtifacts(this.task.fetch, { sandbox: this.saved.sandbox, cache: this.ctx.fetchCache(), owner: this.owner, user: this.saved.user.name, signal: this.abort.signal });
       }
       if (this.killRequested) throw new Error('killed');
-      const missing = missingProgram(argv[0] ?? '', this.saved.sandbox, this.env.PATH ?? '');
+      const missing = this.ctx.programs.missing(argv[0] ?? '', this.saved.sandbox, this.env.PATH ?? '');
       if (missing) {
         this.launchFailed(missing);
         return false;

@@ -2,10 +2,13 @@
 // the pids a cgroup lists, and removing cgroup directories. Waits here are on the kernel (processes
 // dying, cgroups emptying), so they use real time with a bound, never an injected clock.
 //
-// Control files live in memory (cgroupfs), so reads, writes and mkdir are done synchronously behind
-// the async signatures: a few µs each in the kernel, where a round trip through libuv's thread pool
+// Control files live in memory (cgroupfs), so reads and writes are done synchronously behind the
+// async signatures: a few µs each in the kernel, where a round trip through libuv's thread pool
 // costs far more and, with a thousand tasks created at once, queues every container behind all the
-// others (bench/RESULTS.md, launch). Waits and rmdir retries stay asynchronous.
+// others (bench/RESULTS.md, launch). Creating and removing cgroup directories take the
+// kernel's cgroup lock, which is contended under load (milliseconds): cgroup v1 does those through
+// the thread pool, all of a container's at once (makeDirsAsync).
+// Waits and rmdir retries stay asynchronous.
 import { accessSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -154,6 +157,37 @@ export async function makeDir(dir: string): Promise<boolean> {
   }
   mkdirSync(dir);
   return true;
+}
+
+/**
+ * makeDir through libuv's thread pool: a cgroup mkdir waits for the kernel's cgroup lock, which
+ * every task joining or leaving a cgroup takes too, so under load it blocks for milliseconds and
+ * must not do so on the event loop (bench/RESULTS.md, bench/cron).
+ */
+export async function makeDirAsync(dir: string): Promise<boolean> {
+  try {
+    await fsp.mkdir(dir);
+    return true;
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return false;
+    if (errno(err) !== 'ENOENT') throw err;
+  }
+  // The parent may be nested (`corral/<node>`) and removed whole by someone's clean-up.
+  await fsp.mkdir(dirname(dir), { recursive: true });
+  await fsp.mkdir(dir);
+  return true;
+}
+
+/** makeDirAsync for every directory at once: resolves to those it created; on an error removes them and rejects. */
+export async function makeDirsAsync(dirs: readonly string[]): Promise<string[]> {
+  const made = await Promise.allSettled(dirs.map((dir) => makeDirAsync(dir)));
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const created = dirs.filter((_, i) => made[i]!.status === 'fulfilled' && (made[i] as PromiseFulfilledResult<boolean>).value);
+  if (failed) {
+    await removeDirs(created);
+    throw failed.reason;
+  }
+  return created;
 }
 
 /** Creates `parent` (a relative path, maybe nested) under `root`; returns the directories it created, outermost first. */

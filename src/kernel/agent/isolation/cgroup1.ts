@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../../../shared/clock';
 import { CorralError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import {
-  childCgroups, countLines, exists, killUntilEmpty, makeDir, makeParentDirs, pollUntil, probeWritable, readKeyed, readNumber,
+  childCgroups, countLines, exists, killUntilEmpty, makeDirsAsync, makeParentDirs, pollUntil, probeWritable, readKeyed, readNumber,
   readOptional, readPids, removeCgroupDir, removeDirs, signalPids, writeValue,
 } from './cgroup-io';
 import { CFS_PERIOD_US, cfsQuotaUs, cpuShares, joinCgroupLine, memLimitBytes, oomKilledV1, statsFromV1 } from './formats';
@@ -109,7 +109,8 @@ export class Cgroup1Isolator implements Isolator {
     const dirs = under(this.parents, taskId);
     const created: string[] = [];
     try {
-      for (const dir of distinct(dirs)) if (await makeDir(dir)) created.push(dir);
+      // Off the event loop, all hierarchies at once: a cgroup mkdir waits for the kernel's cgroup lock.
+      created.push(...(await makeDirsAsync(distinct(dirs))));
       await this.applyLimits(dirs, limits);
       const baseline = (await readKeyed(join(dirs.memory, 'memory.oom_control')))?.oom_kill ?? 0;
       return new Cgroup1Container(taskId, limits, dirs, baseline, this.clock);
@@ -134,9 +135,13 @@ export class Cgroup1Isolator implements Isolator {
     return [...ids].sort();
   }
 
+  /** Whether the kernel has CFS bandwidth control (the same for every cgroup; probed once). */
+  private cfs: boolean | undefined;
+
   private async applyLimits(dirs: Dirs, limits: ContainerLimits): Promise<void> {
     await writeValue(join(dirs.cpu, 'cpu.shares'), cpuShares(limits.cpus));
-    if (await exists(join(dirs.cpu, 'cpu.cfs_quota_us'))) {
+    this.cfs ??= await exists(join(dirs.cpu, 'cpu.cfs_quota_us'));
+    if (this.cfs) {
       await writeValue(join(dirs.cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
       await writeValue(join(dirs.cpu, 'cpu.cfs_quota_us'), cfsQuotaUs(limits.cpus));
     } else {

@@ -18,31 +18,8 @@ interface Harness {
 
 function harness(versions: string[], current: string | undefined, over: Partial<CliClient> = {}): Harness {
   const h: Harness = { stdout: '', stderr: '', calls: [], run: async () => 0 };
-  const unused = () => Promise.reject(new Error('not used'));
   // The methods these tests use; the other commands' methods are left out (a partial fake).
   const fake = {
-    listApps: unused,
-    createApp: unused,
-    updateApp: unused,
-    deleteApp: unused,
-    appTasks: unused,
-    listTasks: unused,
-    getTask: unused,
-    killTask: unused,
-    taskLogs: unused,
-    listNodes: unused,
-    drainNode: unused,
-    undrainNode: unused,
-    planApp: unused,
-    planAppUpdate: unused,
-    restartApp: unused,
-    listDeployments: unused,
-    getDeployment: unused,
-    rollbackDeployment: unused,
-    getGroup: unused,
-    createGroup: unused,
-    updateGroup: unused,
-    deleteGroup: unused,
     getApp: async (id) => {
       h.calls.push(['getApp', id]);
       return { app: { id: '/shop/web', instances: 1, cpus: 1, mem: 128, disk: 0, ...(current ? { version: current } : {}) } as App };
@@ -61,8 +38,8 @@ function harness(versions: string[], current: string | undefined, over: Partial<
     stdout: (chunk) => void (h.stdout += String(chunk)),
     stderr: (text) => void (h.stderr += text),
     client: () => fake,
-    readFile: unused,
-    readStdin: unused,
+    readFile: () => Promise.reject(new Error('not used')),
+    readStdin: () => Promise.reject(new Error('not used')),
     env: {},
     clock: { now: () => Date.parse(V3) },
   };

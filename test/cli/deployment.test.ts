@@ -30,29 +30,7 @@ const preview: DeploymentPlanPreview = {
 
 function harness(over: Partial<CliClient>) {
   const h = { stdout: '', stderr: '', sleeps: 0 };
-  const unused = () => Promise.reject(new Error('not used'));
   const fake = {
-    listApps: unused,
-    getApp: unused,
-    createApp: unused,
-    updateApp: unused,
-    deleteApp: unused,
-    appVersions: unused,
-    rollbackApp: unused,
-    appTasks: unused,
-    listTasks: unused,
-    getTask: unused,
-    killTask: unused,
-    taskLogs: unused,
-    listNodes: unused,
-    drainNode: unused,
-    undrainNode: unused,
-    planApp: unused,
-    planAppUpdate: unused,
-    restartApp: unused,
-    listDeployments: unused,
-    getDeployment: unused,
-    rollbackDeployment: unused,
     ...over,
   } as CliClient;
   const deps: CliDeps = {

@@ -200,13 +200,18 @@ export class InitController {
    * converge costs tens of milliseconds of event loop every second; a steady cluster skips it.
    */
   private periodicConverge(): void {
-    const now = this.opts.clock.now();
-    const waiting = [...this.pending.values()].some((n) => n > 0);
-    const heldKills = [...this.healthKills.values()].some((at) => at.some((t) => now - t < DEFAULT_HEALTH_KILL_POLICY.windowMs));
-    if (this.changes === this.settledAt && !waiting && !heldKills && ![...this.tasks.values()].some((t) => t.state === 'TASK_UNREACHABLE')) return;
+    if (this.changes === this.settledAt && !this.timeMatters(this.opts.clock.now())) return;
     const before = this.changes;
     this.converge();
     this.settledAt = this.changes === before ? this.changes : -1;
+  }
+
+  /** Whether the tick has work even with no change: launches waiting, held health kills, unreachable tasks. */
+  private timeMatters(now: number): boolean {
+    for (const n of this.pending.values()) if (n > 0) return true;
+    for (const at of this.healthKills.values()) if (at.some((t) => now - t < DEFAULT_HEALTH_KILL_POLICY.windowMs)) return true;
+    for (const t of this.tasks.values()) if (t.state === 'TASK_UNREACHABLE') return true;
+    return false;
   }
 
   /**

@@ -1,10 +1,10 @@
 // The one configuration schema. Precedence: command-line flags > CORRAL_* environment > config file
 // > defaults. This is the only module that reads process.env; values are validated once and frozen.
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errors } from './errors';
+import { int, oneOf, parseDnsDomain, parseDnsListen, parseDnsUpstreams, parseList, parseLogLevel, positive, text } from './config-values';
 
 export const ROLES = ['master', 'agent', 'init', 'cron', 'discovery'] as const;
 export type Role = (typeof ROLES)[number];
@@ -87,25 +87,6 @@ interface Field {
   doc: string;
   parse: (raw: string) => unknown;
 }
-
-const int = (name: string, min: number, max: number) => (raw: string) => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw errors.config(`${name} must be an integer in ${min}..${max}, got '${raw}'`);
-  return n;
-};
-const positive = (name: string) => (raw: string) => {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw errors.config(`${name} must be a positive number, got '${raw}'`);
-  return n;
-};
-const oneOf = <T extends string>(name: string, choices: readonly T[]) => (raw: string): T => {
-  if (!(choices as readonly string[]).includes(raw)) throw errors.config(`${name} must be one of ${choices.join(', ')}, got '${raw}'`);
-  return raw as T;
-};
-const text = (name: string) => (raw: string) => {
-  if (raw.trim() === '') throw errors.config(`${name} must not be empty`);
-  return raw;
-};
 
 /** Every setting that can come from the environment or a config file (flags use the same parsers). */
 export const CONFIG_FIELDS: readonly Field[] = [
@@ -251,10 +232,6 @@ export function parsePortRange(raw: string): { portRangeStart: number; portRange
   return { portRangeStart: start, portRangeEnd: end };
 }
 
-function parseList(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 function parseRoles(raw: string): Role[] {
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (!(ROLES as readonly string[]).includes(n)) throw errors.config(`unknown role '${n}' (known: ${ROLES.join(', ')})`);
@@ -354,37 +331,6 @@ export function parseAttributes(raw: string): Readonly<Record<string, string>> {
     out[name] = value;
   }
   return Object.freeze(out);
-}
-
-function parseDnsListen(raw: string): { host: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(raw.trim());
-  const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1');
-  if (!m || !host || isIP(host) === 0) throw errors.config(`--dns-listen must be IP:PORT (e.g. 127.0.0.1:8600), got '${raw}'`);
-  return { host, port: int('dns listen port', 0, 65535)(m[2]!) as number };
-}
-
-function parseDnsDomain(raw: string): string {
-  const domain = raw.trim().toLowerCase().replace(/\.$/, '');
-  const labels = domain.split('.');
-  if (domain.length > 200 || !labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))) throw errors.config(`dns domain must be DNS labels of a-z 0-9 - separated by dots (e.g. corral), got '${raw}'`);
-  return domain;
-}
-
-/** IP[:PORT] or [IPv6]:PORT, comma separated; only addresses (a reply is matched by the address it comes from). */
-function parseDnsUpstreams(raw: string): string[] {
-  const list = parseList(raw);
-  for (const u of list) {
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(u) ?? /^([^:]+)(?::(\d+))?$/.exec(u) ?? /^([0-9a-fA-F:]+)()$/.exec(u);
-    const port = m?.[2] ? Number(m[2]) : 53;
-    if (!m || isIP(m[1]!) === 0 || !(port >= 1 && port <= 65535)) throw errors.config(`dns upstream '${u}' must be an IP address with an optional port (e.g. 192.168.1.1 or 192.168.1.1:53 or [::1]:53)`);
-  }
-  return list;
-}
-
-function parseLogLevel(raw: string): string {
-  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-  if (!levels.includes(raw)) throw errors.config(`log level must be one of ${levels.join(', ')}, got '${raw}'`);
-  return raw;
 }
 
 /** Where the CLI finds the API: CORRAL_URL / CORRAL_TOKEN override what a local data dir says. */

@@ -11,7 +11,7 @@ export type CliClient = Pick<
   // Deployments: dry runs, restarts and `corral deployment`.
   | 'planApp' | 'planAppUpdate' | 'restartApp' | 'listDeployments' | 'getDeployment' | 'rollbackDeployment'
   // Groups: `corral group`.
-  | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup'
+  | 'getGroup' | 'createGroup' | 'updateGroup' | 'deleteGroup' | 'groupVersions' | 'rollbackGroup'
   // Jobs: `corral job`.
   | 'putJob' | 'listJobs' | 'getJob' | 'runJob' | 'jobRuns' | 'killJob' | 'deleteJob' | 'jobGraph'
   // Discovery: `corral dns`, `corral service`.

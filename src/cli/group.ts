@@ -1,6 +1,7 @@
-// `corral group ...`: Marathon groups through /v2/groups. Every change (add, update, scale, remove)
-// is one deployment over all the apps of the group's subtree.
+// `corral group ...`: Marathon groups through /v2/groups. Every change (add, update, scale, rollback,
+// remove) is one deployment over all the apps of the group's subtree, and keeps a group version.
 import { InvalidArgumentError, type Command } from 'commander';
+import { CorralError } from '../shared/errors';
 import type { App, Group, GroupDefinition } from '../client';
 import { absoluteAppId, defineAction, type CliDeps } from './context';
 import { deploymentNote, readDefinition } from './app-input';
@@ -93,6 +94,38 @@ export function registerGroupCommands(program: Command, deps: CliDeps): void {
         const res = await (await ctx.client()).updateGroup(id!, def, { force: ctx.opts.force === true });
         if (await ctx.printJson(res)) return;
         await ctx.print(`Updating group ${absoluteAppId(id!)}${deploymentNote(res.deploymentId)}.\n`);
+      }),
+    );
+
+  group
+    .command('versions')
+    .description("list the group's kept versions (one per group change), newest first")
+    .argument('<id>', 'group id')
+    .action(
+      defineAction(deps, async (ctx, [id]) => {
+        const versions = await (await ctx.client()).groupVersions(id!);
+        if (await ctx.printJson(versions)) return;
+        await ctx.print(renderTable(['VERSION'], versions.map((v) => [v])));
+      }),
+    );
+
+  group
+    .command('rollback')
+    .description('make the group what an earlier group change left: its apps, definitions and subgroups then')
+    .argument('<id>', 'group id')
+    .option('--to <version>', 'the version to go back to, from `corral group versions` (default: the one before the newest)')
+    .option('--force', 'override deployments in progress on its apps')
+    .action(
+      defineAction(deps, async (ctx, [id]) => {
+        const client = await ctx.client();
+        let version = typeof ctx.opts.to === 'string' ? ctx.opts.to : undefined;
+        if (version === undefined) {
+          version = (await client.groupVersions(id!))[1];
+          if (version === undefined) throw new CorralError('GROUP_VERSION_NOT_FOUND', `Group '${absoluteAppId(id!)}' has no version before its newest to roll back to; \`corral group versions ${absoluteAppId(id!)}\` lists what is kept`);
+        }
+        const res = await client.rollbackGroup(id!, version, { force: ctx.opts.force === true });
+        if (await ctx.printJson(res)) return;
+        await ctx.print(`Rolling back group ${absoluteAppId(id!)} to version ${version}${deploymentNote(res.deploymentId)}.\n`);
       }),
     );
 

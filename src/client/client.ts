@@ -124,6 +124,16 @@ export class CorralClient extends ApiRequester {
   }
 
   /** Removes every app below the group, in one deployment (`DELETE /v2/groups/{id}`). */
+  /** The group's kept versions, newest first: one per change made through /v2/groups (`GET /v2/groups/{id}/versions`). */
+  groupVersions(id: string): Promise<string[]> {
+    return this.json({ method: 'GET', path: `${groupPath(id)}/versions` });
+  }
+
+  /** Makes the group what the change at `version` left, under a new version (`PUT /v2/groups/{id}` `{version}`). */
+  rollbackGroup(id: string, version: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
+    return this.json({ method: 'PUT', path: groupPath(id), query: { force: opts.force || undefined }, body: { version } });
+  }
+
   deleteGroup(id: string, opts: { force?: boolean } = {}): Promise<DeploymentResult> {
     return this.json({ method: 'DELETE', path: groupPath(id), query: { force: opts.force || undefined } });
   }

@@ -44,6 +44,8 @@ export interface ManyChangeResult {
   version: string;
   plan: DeploymentPlan;
   dryRun: boolean;
+  /** Every app as the change leaves them (init's own list follows as the deployment proceeds). */
+  apps: StoredApp[];
 }
 
 export class AppService {
@@ -224,12 +226,13 @@ export class AppService {
     checkDependencies([...after.values()]);
     const plan = planDeployment(uuid(), version, changes);
     this.deployments.assertUnlocked(plan.affectedApps, opts.force);
-    if (opts.dryRun) return { deploymentId: plan.id, version, plan, dryRun: true };
+    const apps = [...after.values()];
+    if (opts.dryRun) return { deploymentId: plan.id, version, plan, dryRun: true, apps };
     // One transaction: every app or none (APP_LOCKED when one changed meanwhile).
     const revision = await this.repo.writeMany(changes.map((c) => (c.target ? { stored: c.target, revision: this.controller.apps.get(c.appId)?.revision ?? 0 } : { remove: c.appId })));
     const entries = new Map<string, AppEntry>(changes.map((c) => [c.appId, c.target ? { stored: c.target, revision } : undefined]));
     this.deployments.deploy(plan, entries, { force: true, ...(opts.deadlineSeconds !== undefined ? { deadlineSeconds: opts.deadlineSeconds } : {}) });
-    return { deploymentId: plan.id, version, plan, dryRun: false };
+    return { deploymentId: plan.id, version, plan, dryRun: false, apps };
   }
 
   /**

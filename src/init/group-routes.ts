@@ -1,18 +1,32 @@
 // Marathon's /v2/groups: the group tree (with `embed`), and group changes, each ONE deployment
-// (POST creates, PUT replaces or `scaleBy`, DELETE removes the subtree). Group ids contain slashes,
-// so the routes match a wildcard.
+// (POST creates, PUT replaces, `scaleBy`s or rolls back to a `version`, DELETE removes the subtree),
+// and the group's kept versions. Group ids contain slashes, so the routes match a wildcard.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppService, ManyChangeResult } from './app-service';
+import { canonicalVersion } from './app-versions';
 import type { InitController } from './controller';
 import { dryRunJson } from './deployment-json';
 import { changeOptions, type ChangeQuery } from './deployment-routes';
 import type { GroupService } from './group-service';
+import { errors } from '../shared/errors';
 import { groupTree } from './groups';
 import { marathonApp, marathonAppDefinition } from './marathon-json';
 import type { StoredApp } from './types';
 
 interface TreeQuery {
   embed?: string | string[];
+}
+
+/**
+ * `<group>/versions` (the group's kept versions) or `<group>/versions/<ISO 8601 version>` (the group
+ * then); undefined for any other path. A group id never ends in `versions` (a reserved last segment).
+ */
+function versionsPath(raw: string): { group: string; version?: string } | undefined {
+  const m = /^(?:(.*)\/)?versions(?:\/([^/]+))?\/?$/.exec(raw);
+  if (!m) return undefined;
+  if (m[2] === undefined) return { group: m[1] ?? '/' };
+  const version = canonicalVersion(decodeURIComponent(m[2]));
+  return version === undefined ? undefined : { group: m[1] ?? '/', version };
 }
 
 /** Marathon's embed params; none given means `group.apps` and `group.groups`. */
@@ -55,8 +69,25 @@ export function registerGroupRoutes(server: FastifyInstance, groups: GroupServic
     return { deploymentId: result.deploymentId, version: result.version };
   };
 
+  /** Marathon's `GET /v2/groups/{id}/versions`: a JSON array, newest first; `/versions/{version}` the group then. */
+  const history = async (path: { group: string; version?: string }) => {
+    const id = groups.normalize(path.group);
+    if (path.version === undefined) {
+      const versions = await groups.versions.versions(id);
+      if (versions.length === 0) await groups.assertExists(id);
+      return versions;
+    }
+    const kept = await groups.versions.get(id, path.version);
+    if (!kept) throw errors.groupVersionNotFound(id, path.version);
+    const list = kept.apps.map((stored) => ({ id: stored.app.id, version: stored.version, stored }));
+    return groupTree(id, list, kept.groups, (a) => marathonAppDefinition(a.stored), { apps: true, groups: true });
+  };
+
   server.get<{ Querystring: TreeQuery }>('/v2/groups', async (req) => tree('/', req.query));
-  server.get<{ Params: { '*': string }; Querystring: TreeQuery }>('/v2/groups/*', async (req) => tree(req.params['*'], req.query));
+  server.get<{ Params: { '*': string }; Querystring: TreeQuery }>('/v2/groups/*', async (req) => {
+    const versions = versionsPath(req.params['*']);
+    return versions ? history(versions) : tree(req.params['*'], req.query);
+  });
 
   const create = async (base: string, body: unknown, query: ChangeQuery, reply: FastifyReply) => {
     const result = await groups.create(body, groups.normalize(base), changeOptions(query));

@@ -1,11 +1,14 @@
 // Group changes as /v2/groups asks for them: resolve the definition (groups.ts), hand every app
 // change to the app service as ONE deployment, and keep explicitly created groups in the store
 // (`/init/groups/<id without leading slash>` → {id, dependencies, version}; apps are not copied
-// there, a group's apps are the apps whose ids lie in it).
+// there, a group's apps are the apps whose ids lie in it). Each change also keeps a version of the
+// group (group-versions.ts), which `PUT {"version"}` rolls back to.
 import { CorralError, errors } from '../shared/errors';
 import type { Store } from '../store/types';
 import type { AppService, ChangeOptions, ManyChangeResult } from './app-service';
 import type { DeploymentEvent } from './deployment-json';
+import { rollbackVersion } from './app-versions';
+import { GroupVersions, type GroupSnapshot } from './group-versions';
 import { groupIds, parentOf, resolveGroupDefinition, resolveGroupId, ROOT, scaledInstances, within, type ExplicitGroup, type GroupAppBody, type ResolvedGroup } from './groups';
 
 const GROUPS = '/init/groups/';
@@ -26,11 +29,14 @@ export class GroupService {
   private readonly awaiting = new Map<string, { groupId: string; version: string }>();
   private readonly ended = new Map<string, { outcome: 'deployment_success' | 'deployment_failed'; timestamp: string }>();
   private publish: ((event: GroupChangeEvent) => void) | undefined;
+  readonly versions: GroupVersions;
 
   constructor(
     private readonly store: Store,
     private readonly apps: AppService,
-  ) {}
+  ) {
+    this.versions = new GroupVersions(store);
+  }
 
   /** Publishes group_change_success through `publish` for each group change whose deployment succeeds (`deployments`: their events). */
   announceChanges(onDeploymentEvent: (listener: (e: DeploymentEvent) => void) => unknown, publish: (event: GroupChangeEvent) => void): void {
@@ -44,13 +50,24 @@ export class GroupService {
     });
   }
 
-  /** Records a group change's deployment; its event goes out when (or if already) it succeeded. */
-  private changed<R extends ManyChangeResult>(groupId: string, result: R): R {
-    if (!result.dryRun && this.publish) {
+  /**
+   * Keeps the group as the change left it (a version to roll back to) and records the change's
+   * deployment; its event goes out when (or if already) it succeeded.
+   */
+  private async changed<R extends ManyChangeResult>(groupId: string, result: R): Promise<R> {
+    if (result.dryRun) return result;
+    await this.versions.record(await this.snapshot(groupId, result));
+    if (this.publish) {
       this.awaiting.set(result.deploymentId, { groupId, version: result.version });
       this.settle(result.deploymentId);
     }
     return result;
+  }
+
+  private async snapshot(id: string, result: ManyChangeResult): Promise<GroupSnapshot> {
+    const apps = result.apps.filter((s) => within(s.app.id, id));
+    const groups = (await this.explicit()).filter((g) => within(g.id, id));
+    return { id, version: result.version, apps, groups };
   }
 
   private settle(deploymentId: string): void {
@@ -103,9 +120,8 @@ export class GroupService {
   async update(id: string, body: unknown, opts: ChangeOptions = {}): Promise<ManyChangeResult> {
     const input = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     if (input && input.scaleBy !== undefined) return this.scale(id, input.scaleBy, opts);
-    if (input && input.version !== undefined) {
-      throw errors.validation([{ path: '/version', errors: ['rolling a group back to a version is not supported by Corral; roll back its apps (PUT /v2/apps/{id} {version})'] }]);
-    }
+    const rollback = rollbackVersion(body);
+    if (rollback !== undefined) return this.rollback(id, rollback, opts);
     const resolved = resolveGroupDefinition(body, parentOf(id), { id });
     await this.assertDistinctIds(resolved);
     const defined = new Set(resolved.apps.map((a) => a.body.id as string));
@@ -118,6 +134,28 @@ export class GroupService {
     if (!result.dryRun) {
       const stale = input?.groups !== undefined ? (await this.explicit()).map((g) => g.id).filter((g) => g !== id && within(g, id)) : [];
       await this.saveGroups(resolved.groups.filter((g) => g.id !== ROOT), result.version, stale.filter((g) => !resolved.groups.some((r) => r.id === g)));
+    }
+    return this.changed(id, result);
+  }
+
+  /**
+   * PUT /v2/groups/{id} {"version"}: the group becomes what the change at `version` left — its
+   * apps' definitions then, the apps added since removed, its explicit subgroups then — in one
+   * deployment, under a new version. GROUP_VERSION_NOT_FOUND when that version is not kept.
+   */
+  private async rollback(id: string, version: string, opts: ChangeOptions): Promise<ManyChangeResult> {
+    const kept = await this.versions.get(id, version);
+    if (!kept) throw errors.groupVersionNotFound(id, version);
+    const bodies: GroupAppBody[] = kept.apps.map((s) => {
+      const { version: _stray, ...definition } = s.app as typeof s.app & { version?: unknown };
+      return { body: definition as Record<string, unknown>, path: '' };
+    });
+    const keptIds = new Set(kept.apps.map((s) => s.app.id));
+    const result = await this.apps.changeMany(bodies, this.appsWithin(id).filter((a) => !keptIds.has(a)), opts);
+    if (!result.dryRun) {
+      const keptGroups = new Set(kept.groups.map((g) => g.id));
+      const stale = (await this.explicit()).map((g) => g.id).filter((g) => within(g, id) && !keptGroups.has(g));
+      await this.saveGroups(kept.groups, result.version, stale);
     }
     return this.changed(id, result);
   }

@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   APP_VERSION_NOT_FOUND: { status: 404, summary: 'The app exists but keeps no version with this timestamp.' },
   APP_EXISTS: { status: 409, summary: 'An app with this id already exists.' },
   GROUP_NOT_FOUND: { status: 404, summary: 'No group has this id (no app below it and none created empty).' },
+  GROUP_VERSION_NOT_FOUND: { status: 404, summary: 'The group keeps no version with this timestamp.' },
   GROUP_EXISTS: { status: 409, summary: 'A group with this id already exists; PUT changes it.' },
   APP_LOCKED: { status: 409, summary: 'Another deployment is changing this app; retry or use force.' },
   DEPLOYMENT_NOT_FOUND: { status: 404, summary: 'No deployment in progress has this id.' },
@@ -108,6 +109,7 @@ export const errors = {
   appExists: (id: string) => new CorralError('APP_EXISTS', `An app with id [${id}] already exists.`),
   /** Marathon's UnknownGroupException and ConflictingChangeException wording. */
   groupNotFound: (id: string) => new CorralError('GROUP_NOT_FOUND', `Group '${id}' does not exist`),
+  groupVersionNotFound: (id: string, version: string) => new CorralError('GROUP_VERSION_NOT_FOUND', `Group '${id}' does not exist in version ${version}`),
   groupExists: (id: string) => new CorralError('GROUP_EXISTS', `Group ${id} is already created. Use PUT to change this group.`),
   /** Marathon's AppLockedException, word for word (the placeholder included), with the ids in `deployments`. */
   appLocked: (deploymentIds: readonly string[]) =>

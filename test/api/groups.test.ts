@@ -1,7 +1,7 @@
 // Marathon's /v2/groups through inject() over the real controller, a master with a fake agent and a
 // fake clock: the tree (implicit and explicit groups, embed), a group definition creating several
 // apps in ONE deployment ordered by dependencies, PUT replacing and scaleBy, DELETE removing the
-// subtree, and Marathon's 404/409/422.
+// subtree, group versions and rollback, and Marathon’s 404/409/422.
 import t, { type Test } from 'tap';
 import { registerGroupRoutes } from '../../src/init/group-routes';
 import { GroupService, type GroupChangeEvent } from '../../src/init/group-service';
@@ -190,4 +190,49 @@ t.test('group_change_success follows the deployment of each group change that su
   for (let i = 0; i < 5 && (await h.listed()).length > 0; i++) await h.round();
   t.same(h.groupEvents.map((e) => e.groupId), ['/shop', '/shop/web', '/shop'], 'a dry run announces nothing');
   t.equal(h.groupEvents[2]!.version, removed.json().version);
+});
+
+t.test('group versions: each group change keeps one; PUT {version} rolls the group back, a delete too', async (t) => {
+  const h = await deployedShop(t);
+  const settle = async () => {
+    for (let i = 0; i < 10 && (await h.listed()).length > 0; i++) await h.round();
+  };
+  const [v1] = (await h.call('GET', '/v2/groups/shop/versions')).json() as string[];
+  t.match(v1, /^\d{4}-\d\d-\d\dT/, 'the POST kept a version');
+  const changed = await h.call('PUT', '/v2/groups/shop', { apps: [app('db', { instances: 2 }), app('cache')], groups: [{ id: 'web', apps: [app('api', { instances: 2 })] }] });
+  await settle();
+  const v2 = changed.json().version as string;
+  t.same((await h.call('GET', '/v2/groups/shop/versions')).json(), [v2, v1], 'newest first, a plain array as in Marathon');
+  const then = (await h.call('GET', `/v2/groups/shop/versions/${v1}`)).json();
+  t.match(then, { id: '/shop', apps: [{ id: '/shop/db', instances: 1 }], groups: [{ id: '/shop/web', dependencies: ['/shop/db'], apps: [{ id: '/shop/web/api' }, { id: '/shop/web/ui' }] }] }, 'the group as the POST left it');
+
+  const dry = await h.call('PUT', '/v2/groups/shop?dryRun=true', { version: v1 });
+  t.match(dry.json(), { dryRun: true });
+  t.equal(((await h.call('GET', '/v2/groups/shop/versions')).json() as string[]).length, 2, 'a dry run keeps no version');
+
+  const rolled = await h.call('PUT', '/v2/groups/shop', { id: '/shop', version: v1 });
+  t.equal(rolled.statusCode, 200);
+  t.not(rolled.json().version, v1, 'a rollback is a new version');
+  await settle();
+  t.same(await h.ids(), ['/shop/db', '/shop/web/api', '/shop/web/ui'], 'the app added since is gone, the removed one back');
+  t.equal(h.controller.tasksOf('/shop/db').length, 1);
+  t.equal(h.controller.tasksOf('/shop/web/ui').length, 1);
+  t.same((await h.call('GET', '/v2/groups/shop/web')).json().dependencies, ['/shop/db'], 'the explicit subgroup as it was');
+
+  t.equal((await h.call('DELETE', '/v2/groups/shop')).statusCode, 200);
+  await settle();
+  t.equal((await h.call('GET', '/v2/groups/shop')).statusCode, 404);
+  t.equal(((await h.call('GET', '/v2/groups/shop/versions')).json() as string[]).length, 4, 'the history outlives the group');
+  t.equal((await h.call('PUT', '/v2/groups/shop', { version: v2 })).statusCode, 200, 'a delete rolls back too');
+  await settle();
+  t.same(await h.ids(), ['/shop/cache', '/shop/db', '/shop/web/api']);
+
+  const unknown = await h.call('PUT', '/v2/groups/shop', { version: '2001-01-01T00:00:00.000Z' });
+  t.equal(unknown.statusCode, 404);
+  t.match(unknown.json(), { code: 'GROUP_VERSION_NOT_FOUND', message: "Group '/shop' does not exist in version 2001-01-01T00:00:00.000Z" });
+  t.equal((await h.call('GET', '/v2/groups/shop/versions/2001-01-01T00:00:00.000Z')).statusCode, 404);
+  t.match((await h.call('PUT', '/v2/groups/shop', { version: 'yesterday' })).json(), { code: 'VALIDATION_FAILED' });
+  t.match((await h.call('PUT', '/v2/groups/shop', { version: v1, apps: [] })).json(), { code: 'VALIDATION_FAILED' }, 'version only with id, as for apps');
+  t.match((await h.call('GET', '/v2/groups/nope/versions')).json(), { code: 'GROUP_NOT_FOUND' });
+  t.same((await h.call('GET', '/v2/groups/versions')).json(), [], 'the root: no change was made through it');
 });

@@ -120,3 +120,23 @@ t.test('group scale, update, remove: one request each, a deployment note', async
   t.match(bad.h.stderr, /factor must be a number >= 0/);
   t.same(bad.h.calls, []);
 });
+
+t.test('group versions and rollback: the kept versions; rollback to --to or to the one before the newest', async (t) => {
+  const V0 = '2025-12-31T10:00:00.000Z';
+  const { h, run } = harness({ groupVersions: async (id: string) => (h.calls.push(['groupVersions', id]), [V, V0]), rollbackGroup: async (...args: unknown[]) => (h.calls.push(['rollbackGroup', ...args]), { deploymentId: 'dep-4', version: V }) } as Partial<CliClient>);
+  t.equal(await run('group', 'versions', 'shop'), 0);
+  t.match(h.stdout, /VERSION\n2026-01-01T10:00:00.000Z\n2025-12-31T10:00:00.000Z\n/);
+  h.stdout = '';
+  t.equal(await run('group', 'rollback', 'shop'), 0);
+  t.equal(await run('group', 'rollback', '/shop', '--to', V, '--force'), 0);
+  t.same(h.calls.slice(1), [
+    ['groupVersions', 'shop'],
+    ['rollbackGroup', 'shop', V0, { force: false }],
+    ['rollbackGroup', '/shop', V, { force: true }],
+  ]);
+  t.equal(h.stdout, `Rolling back group /shop to version ${V0} (deployment dep-4).\nRolling back group /shop to version ${V} (deployment dep-4).\n`);
+
+  const single = harness({ groupVersions: async () => [V] } as Partial<CliClient>);
+  t.equal(await single.run('group', 'rollback', 'shop'), 1);
+  t.match(single.h.stderr, /has no version before its newest/);
+});

@@ -21,6 +21,7 @@ export function nativeTaskJson(t: TaskView, initFrameworkId: string | undefined)
     message: t.message ?? null,
     exitCode: t.exitCode ?? null,
     healthy: t.healthy ?? null,
+    healthChecked: t.healthChecked,
     ports: expandPorts(t.resources.ports),
     resources: { cpus: t.resources.cpus, mem: t.resources.mem, disk: t.resources.disk },
     labels: t.labels,

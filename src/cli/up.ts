@@ -117,7 +117,7 @@ export function registerUp(program: Command): void {
       const daemon = await startDaemon(config, { logger });
       const lines = [`Corral ${VERSION} is up`];
       if (daemon.url) lines.push(`  API:          ${daemon.url}`, `  Admin token:  ${daemon.tokenFile}`);
-      if (daemon.dnsAddress) lines.push(`  DNS:          ${daemon.dnsAddress}`);
+      if (daemon.dnsAddress) lines.push(`  DNS:          ${daemon.dnsAddress}${daemon.url ? '' : '   (a local resolver following the master; no HTTP lookup on an agent)'}`);
       lines.push(`  Data dir:     ${daemon.dataDir}`, `  Roles:        ${config.roles.join(', ')}`);
       if (daemon.joinHint) lines.push(`  Join another machine: ${daemon.joinHint}`);
       lines.push(daemon.url ? 'Try: corral app add examples/hello.json   (Ctrl-C stops Corral)' : 'An agent of a cluster: its master serves the API.   (Ctrl-C stops it)', '');

@@ -2,7 +2,9 @@
 // node RPC between agents and the master. A master with --cluster-host serves agents of other
 // machines (their tasks become TASK_UNREACHABLE when their connection dies, and are re-adopted when
 // they come back); it publishes `leader: true` in its membership metadata, and an agent with --join
-// registers with the member that leads — and again whenever it loses it. Without either flag there
+// registers with the member that leads — and again whenever it loses it. A master also serves its
+// operator feed (kernel/remote/operator-feed.ts) on the same channels to any node that subscribes;
+// an agent with a local resolver subscribes each time it registers. Without either flag there
 // is no cluster plane: one machine, no port.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +14,12 @@ import { ClusterSwarm, DEFAULT_CLUSTER_PORT, parseJoinList } from '../cluster/sw
 import { createClusterToken, parseClusterToken, readClusterToken, type ClusterToken } from '../cluster/token';
 import type { MasterLink } from '../kernel/agent-link';
 import type { RemoteMasterLink } from '../kernel/remote/agent-side';
+import type { NodeChannel } from '../kernel/remote/channel';
 import { serveAgent } from '../kernel/remote/master-side';
+import { OperatorFeed, type OperatorSource } from '../kernel/remote/operator-feed';
 import { PeerChannels } from '../kernel/remote/peer-channels';
+import { SERVED_BY, type FeedEndpoint, type FeedTaskHint } from '../kernel/remote/protocol';
+import { routedChannel } from '../kernel/remote/router';
 import type { Clock } from '../shared/clock';
 import type { DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
@@ -29,6 +35,8 @@ export interface ClusterPlane {
   /** On a master: what gossip says of the node an agent registered from ('suspect' before the link times out). */
   memberStatus(agentId: string): 'alive' | 'suspect' | undefined;
   membership: NodeMembership;
+  /** On a master: the operator feed it serves to any node of the cluster that subscribes. */
+  feed: OperatorFeed | undefined;
   stop(): Promise<void>;
 }
 
@@ -64,6 +72,10 @@ export interface ClusterPlaneOptions {
   master?: MasterLink & { agentUnreachable(agentId: string): void; agentContact(agentId: string, at?: number): void };
   /** On an agent without a local master: the link its Agent talks through. */
   agentLink?: RemoteMasterLink;
+  /** On a master: what its operator feed sends (the master's views, its framework's hints, its endpoint). */
+  operatorFeed?: { source: OperatorSource; hint: (taskId: string) => FeedTaskHint | undefined; endpoint: FeedEndpoint | undefined };
+  /** On an agent: it registered with a master (again); `channel` carries that master's operator feed. */
+  onMasterFound?: (channel: NodeChannel) => void;
 }
 
 export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<ClusterPlane> {
@@ -95,13 +107,16 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
   // Which agent each peer registered, and back: losing the peer makes the agent unreachable.
   const agentOf = new Map<string, string>();
   const peerOf = new Map<string, string>();
+  const feed = master && opts.operatorFeed ? new OperatorFeed({ ...opts.operatorFeed, logger: logger.child({ role: 'operator-feed' }) }) : undefined;
   if (master) {
-    channels = new PeerChannels(swarm, (channel, nodeId) =>
-      serveAgent(channel, master, (agentId) => {
+    // Agent RPC and the operator feed share each peer's channel (router.ts).
+    channels = new PeerChannels(swarm, (channel, nodeId) => {
+      serveAgent(routedChannel(channel, SERVED_BY.master), master, (agentId) => {
         agentOf.set(nodeId, agentId);
         peerOf.set(agentId, nodeId);
-      }),
-    );
+      });
+      feed?.serve(routedChannel(channel, SERVED_BY.feedMaster), nodeId);
+    });
     swarm.on('peer-down', (nodeId) => {
       const agentId = agentOf.get(nodeId);
       if (agentId === undefined) return;
@@ -129,8 +144,12 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
       if (!leader) return;
       if (!swarm.isConnected(leader.id)) return swarm.connect(leader.id);
       registering = true;
-      agentLink.connect(channels.channel(leader.id)).then(
-        () => logger.info({ event: 'agent_master_found', master: leader.id }, 'registered with the master'),
+      const channel = channels.channel(leader.id);
+      agentLink.connect(routedChannel(channel, SERVED_BY.agent)).then(
+        () => {
+          logger.info({ event: 'agent_master_found', master: leader.id }, 'registered with the master');
+          opts.onMasterFound?.(routedChannel(channel, SERVED_BY.feedNode));
+        },
         (err: unknown) => logger.debug({ event: 'agent_register_failed', master: leader.id, err }, 'the leader did not accept the registration yet'),
       ).finally(() => (registering = false));
     };
@@ -149,6 +168,7 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     nodeId: identity.nodeId,
     joinHint,
     membership,
+    feed,
     memberStatus: (agentId) => {
       const peer = peerOf.get(agentId);
       const status = peer === undefined ? undefined : membership.status(peer);
@@ -157,6 +177,7 @@ export async function startClusterPlane(opts: ClusterPlaneOptions): Promise<Clus
     stop: async () => {
       finder?.cancel();
       contact?.cancel();
+      feed?.close();
       await membership.stop();
       channels.close();
       await swarm.stop();

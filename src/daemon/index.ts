@@ -1,6 +1,7 @@
 // `corral up`: starts the enabled roles in order (store, master, agent, init, cron, discovery, packages, API) and stops them
 // in reverse. One object owns the roles, as Nomad's agent does; in-process roles talk through the
 // same interfaces their remote versions will use.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { registerNativeRoutes } from '../api/native-routes';
@@ -15,16 +16,18 @@ import type { MasterLink } from '../kernel/agent-link';
 import { storedDrains } from '../kernel/master/drain';
 import { Master } from '../kernel/master/master';
 import { RemoteMasterLink } from '../kernel/remote/agent-side';
+import type { FeedEndpoint } from '../kernel/remote/protocol';
 import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
 import { taskBaseEnv, type DaemonConfig } from '../shared/config';
 import { CorralError } from '../shared/errors';
-import { startDiscoveryRole } from '../discovery';
+import { startDiscoveryRole, type TaskHint } from '../discovery';
 import type { Logger } from '../shared/logger';
 import { createMetrics } from '../shared/metrics';
 import { openStore, STORE_FILE } from '../store';
 import type { Store } from '../store/types';
 import { adminToken, nodeId, prepareDataDir, restrictStoreFiles, removeEndpoint, writeEndpoint } from './files';
+import { startAgentResolver, type AgentResolver } from './agent-resolver';
 import type { ClusterPlane, ClusterPlaneOptions } from './cluster';
 import { startInitRole } from './init-role';
 import { VERSION } from './version';
@@ -98,8 +101,11 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     master.start();
     stops.push(() => master.stop());
     let cluster: ClusterPlane | undefined;
+    // What init knows of its tasks, for discovery here and for the operator feed of other nodes (init starts later).
+    let taskHint: ((taskId: string) => TaskHint | undefined) | undefined;
     if (clusterPlaneWanted(config)) {
-      cluster = await startClusterPlane({ config, dataDir, logger, clock, master });
+      const operatorFeed = { source: master, hint: (taskId: string) => taskHint?.(taskId), endpoint: feedEndpoint(config, undefined) };
+      cluster = await startClusterPlane({ config, dataDir, logger, clock, master, operatorFeed });
       stops.push(() => cluster!.stop());
     }
 
@@ -113,6 +119,15 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
     let dnsAddress: string | undefined;
     const init = has('init') ? await startInitRole({ store, master, clock, logger, version: VERSION, leaderUrl: apiUrl(config), stops }) : undefined;
     if (init) routes.push(...init.routes);
+    if (init) taskHint = (taskId) => init.taskHint(taskId);
+    // Nodes following the operator feed name `_leader._tcp` after the API port, known once it listens.
+    routes.push((s) =>
+      s.addHook('onListen', async () => {
+        const address = s.server.address();
+        const endpoint = feedEndpoint(config, typeof address === 'object' && address ? address.port : undefined);
+        if (endpoint) cluster?.feed?.setEndpoint(endpoint);
+      }),
+    );
     let cronJobs: JobService | undefined;
     if (has('cron')) {
       const cron = await startCron({ store, transport: inProcessTransport(master), clock, logger: logger.child({ role: 'cron' }), leaderUrl: apiUrl(config) });
@@ -131,7 +146,7 @@ export async function composeNode(config: Readonly<DaemonConfig>, deps: DaemonDe
         nodeId: nodeId(dataDir),
         clusterHost: config.clusterHost,
         listenHost: config.listenHost,
-        hint: (taskId) => init?.taskHint(taskId),
+        hint: (taskId) => taskHint?.(taskId),
         version: VERSION,
         clock,
         logger: logger.child({ role: 'discovery' }),
@@ -213,7 +228,9 @@ async function startAgent(config: Readonly<DaemonConfig>, parts: Parts & { maste
 
 /**
  * An agent whose master is on another machine: no store, no API port; its tasks keep running
- * while no master answers, and it registers again with whichever master it finds.
+ * while no master answers, and it registers again with whichever master it finds. With the
+ * discovery role it also runs a local resolver: a DNS server answering from a copy of the
+ * master's view that the master's operator feed keeps current (no HTTP lookup routes: no API here).
  */
 async function startRemoteAgent(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
   const logger = deps.logger;
@@ -222,24 +239,40 @@ async function startRemoteAgent(config: Readonly<DaemonConfig>, deps: DaemonDeps
   prepareDataDir(dataDir);
   const link = new RemoteMasterLink(() => logger.warn({ event: 'agent_master_lost' }, 'lost the master; tasks keep running, looking for it again'));
   const agent = await startAgent(config, { clock, logger, dataDir, master: link });
+  let resolver: AgentResolver | undefined;
   let cluster: ClusterPlane;
   try {
-    cluster = await startClusterPlane({ config, dataDir, logger, clock, agentLink: link });
+    if (config.roles.includes('discovery')) resolver = await startAgentResolver(config, { clock, logger });
+    const onMasterFound = resolver?.onMasterFound;
+    cluster = await startClusterPlane({ config, dataDir, logger, clock, agentLink: link, ...(onMasterFound ? { onMasterFound } : {}) });
   } catch (err) {
+    await resolver?.stop();
     await agent.stop();
     throw err;
   }
-  logger.info({ event: 'daemon_started', roles: config.roles, dataDir, nodeId: cluster.nodeId }, 'corral is up (an agent of a cluster: no API port here)');
+  logger.info({ event: 'daemon_started', roles: config.roles, dataDir, nodeId: cluster.nodeId, dns: resolver?.dnsAddress }, 'corral is up (an agent of a cluster: no API port here)');
   return {
     url: undefined,
     tokenFile: undefined,
     dataDir,
     joinHint: undefined,
+    dnsAddress: resolver?.dnsAddress,
     stop: async () => {
       await cluster.stop();
+      await resolver?.stop();
       await agent.stop();
     },
   };
+}
+
+/**
+ * The master as nodes following its operator feed name it (`leader.`, `master.`): its cluster
+ * address, else its API's address when that is an IPv4 literal other than the wildcard.
+ */
+function feedEndpoint(config: Readonly<DaemonConfig>, apiPort: number | undefined): FeedEndpoint | undefined {
+  const ip = [config.clusterHost, config.listenHost].find((h) => h !== undefined && isIP(h) === 4 && h !== '0.0.0.0');
+  if (ip === undefined) return undefined;
+  return { hostname: config.hostname, ip, ...(apiPort !== undefined ? { apiPort } : {}) };
 }
 
 /** `corral up`: composes the node, serves the API and writes the endpoint file for the CLI. */

@@ -25,7 +25,8 @@ function unpublishedReason(task: TrackedTask, name: string, reachable: boolean, 
   if (name === '') return 'no_name';
   if (!reachable) return 'agent_unreachable';
   if (task.view.healthy === false) return 'unhealthy';
-  if (task.view.healthy === undefined && task.hint?.healthChecked) return 'health_unknown';
+  // Held back until the first result when either the master's view or the framework says it is checked.
+  if (task.view.healthy === undefined && (task.view.healthChecked || task.hint?.healthChecked)) return 'health_unknown';
   if (ip === undefined) return 'no_address';
   return undefined;
 }

@@ -19,6 +19,11 @@ export interface DiscoveryMaster {
   taskViews(): TaskView[];
   agentViews(): Array<{ id: string; hostname: string; status?: string }>;
   frameworkViews(): FrameworkView[];
+  /**
+   * Where the view can be replaced wholesale (a node's copy of the master's view, after a new
+   * snapshot): the listener reads the views again. An in-process master has none.
+   */
+  onReset?(listener: () => void): () => void;
 }
 
 export interface DiscoveryOptions {
@@ -59,6 +64,7 @@ export class Discovery {
   private readonly forwarder: UpstreamForwarder;
   private server: DnsServer | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeReset: (() => void) | undefined;
   private timer: TimerHandle | undefined;
   private dirty = false;
   private serial = 0;
@@ -106,8 +112,9 @@ export class Discovery {
     const hint = (id: string) => this.opts.hint?.(id);
     // Subscribe before reading the snapshot: an event in between is folded twice, never lost.
     this.unsubscribe = this.opts.master.onEvent((e) => this.onEvent(e));
+    this.unsubscribeReset = this.opts.master.onReset?.(() => this.reload());
     const m = this.opts.master;
-    this.state = stateFromSnapshot({ tasks: m.taskViews(), agents: m.agentViews(), frameworks: m.frameworkViews() }, hint, this.opts.leader);
+    this.state = stateFromSnapshot({ tasks: m.taskViews(), agents: m.agentViews(), frameworks: m.frameworkViews() }, hint, this.state.leader ?? this.opts.leader);
     this.resolveHosts();
     this.rebuild();
     if (this.opts.listen) {
@@ -126,11 +133,23 @@ export class Discovery {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeReset?.();
+    this.unsubscribeReset = undefined;
     this.timer?.cancel();
     this.timer = undefined;
     this.forwarder.stop();
     await this.server?.stop();
     this.server = undefined;
+  }
+
+  /** The master's view was replaced: state from it again, keeping the leader and the resolved addresses. */
+  private reload(): void {
+    const m = this.opts.master;
+    const { leader, hostAddresses } = this.state;
+    this.state = stateFromSnapshot({ tasks: m.taskViews(), agents: m.agentViews(), frameworks: m.frameworkViews() }, (id) => this.opts.hint?.(id), leader);
+    this.state.hostAddresses = hostAddresses;
+    this.resolveHosts();
+    this.changed();
   }
 
   private onEvent(event: OperatorEvent): void {

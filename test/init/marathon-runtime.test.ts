@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/shared/logger';
 const AT = '2026-01-01T00:00:00.000Z';
 const known = { appId: '/web', version: 'v1', ports: [31000] };
 const view = (state: TaskState): TaskView => ({
-  id: 'web.1', name: 'web', frameworkId: 'init', agentId: 'a1', host: 'a1.test', state, reason: undefined, message: undefined, exitCode: undefined, healthy: undefined,
+  id: 'web.1', name: 'web', frameworkId: 'init', agentId: 'a1', host: 'a1.test', state, reason: undefined, message: undefined, exitCode: undefined, healthy: undefined, healthChecked: false,
   resources: { cpus: 1, mem: 64, disk: 0, ports: [{ begin: 31000, end: 31000 }] }, labels: {}, stagedAt: 0, startedAt: undefined, updatedAt: 0,
 });
 const status = (state: TaskState, healthy?: boolean): TaskStatus => ({ taskId: 'web.1', agentId: 'a1', frameworkId: 'init', state, source: 'SOURCE_EXECUTOR', timestamp: 0, ...(healthy === undefined ? {} : { healthy }) });

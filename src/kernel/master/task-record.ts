@@ -21,6 +21,11 @@ export interface TaskView {
   message: string | undefined;
   exitCode: number | undefined;
   healthy: boolean | undefined;
+  /**
+   * The task has health checks (its TaskInfo carries some): `healthy` stays undefined until the
+   * first result, and discovery holds such a task back until then.
+   */
+  healthChecked: boolean;
   resources: Resources;
   labels: Record<string, string>;
   stagedAt: number;
@@ -61,6 +66,7 @@ export function toTaskView(r: TaskRecord): TaskView {
     message: r.status.message,
     exitCode: r.status.exitCode,
     healthy: r.status.healthy,
+    healthChecked: (r.info.healthChecks?.length ?? 0) > 0,
     resources: r.info.resources,
     labels: r.info.labels,
     stagedAt: r.stagedAt,

@@ -17,6 +17,7 @@ export function taskView(over: Partial<TaskView> & { id: string }): TaskView {
     message: undefined,
     exitCode: undefined,
     healthy: undefined,
+    healthChecked: false,
     resources: { cpus: 0.1, mem: 32, disk: 0, ports: [{ begin: 31000, end: 31000 }] },
     labels: {},
     stagedAt: 0,

@@ -170,6 +170,10 @@ export interface NativeTask {
   reason?: string | null;
   message?: string | null;
   exitCode?: number | null;
+  /** The latest health check result; null while unknown or without checks. */
+  healthy?: boolean | null;
+  /** Whether the task has health checks (healthy null + healthChecked true: the first result is pending). */
+  healthChecked?: boolean;
   ports: number[];
   resources: Resources;
   stagedAt?: number | string | null;

@@ -10,8 +10,9 @@
 //   (inside a SEA `require` loads built-in modules only), with packages-universe/ embedded by its
 //   esbuild define, the commit stamped, and the native addon packages bundled with their loaders
 //   redirected to src/shared/sea-assets.ts (scripts/sea-addons-plugin.mjs);
-// - as SEA assets: better-sqlite3's, sodium-native's and udx-native's `.node` files and the agent's
-//   exec helper dist/corral-exec (built here, a C compiler is required), each extracted at run
+// - as SEA assets: better-sqlite3's, sodium-native's and udx-native's `.node` files, the agent's
+//   exec helper dist/corral-exec and the DNS server's UDP addon dist/corral-udp.node (both built
+//   here, a C compiler is required), each extracted at run
 //   time, once, to a cache directory keyed by its SHA-256;
 // - the dashboard: src/ui/ has no files yet, so there is nothing to embed (checked below, so a
 //   dashboard that appears is not silently left out);
@@ -56,6 +57,7 @@ execFileSync(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--re
 const assetFiles = {
   ...Object.fromEntries(Object.values(SEA_ADDONS).map((a) => [a.asset, join(root, a.file)])),
   'corral-exec': join(root, 'dist', 'corral-exec'),
+  'corral-udp.node': join(root, 'dist', 'corral-udp.node'),
 };
 const table = {};
 for (const [name, file] of Object.entries(assetFiles)) {

@@ -1,14 +1,15 @@
 // The DNS server shell: one UDP socket and one TCP listener on the same address and port, each
 // handing query bytes to the answerer and sending back what it says (or what an upstream says,
 // for names outside the zone). A packet that breaks the answerer is logged and answered SERVFAIL;
-// nothing a client sends can stop the server.
-import { createSocket, type Socket } from 'node:dgram';
+// nothing a client sends can stop the server. UDP goes through the native batch socket when it is
+// built, else Node's dgram (udp-transport.ts); both behave the same.
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { CorralError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { headerOnlyReply, serverFailure, type DnsAnswerer, type Reply } from './answer';
 import type { UpstreamForwarder } from './forward';
 import { RCODE } from './resolve';
+import { openUdp, type UdpMode, type UdpStats, type UdpTransport } from './udp-transport';
 
 export interface DnsServerOptions {
   host: string;
@@ -19,6 +20,8 @@ export interface DnsServerOptions {
   logger: Logger;
   /** A TCP connection idle this long is closed (ms). */
   tcpIdleMs?: number;
+  /** UDP transport: `native` (native/corral-udp.c), `dgram` (Node's), `auto` (native when built; the default). */
+  udp?: UdpMode;
 }
 
 const TCP_IDLE_MS = 10_000;
@@ -26,7 +29,7 @@ const TCP_IDLE_MS = 10_000;
 const PORT_ATTEMPTS = 5;
 
 export class DnsServer {
-  private udp: Socket | undefined;
+  private udp: UdpTransport | undefined;
   private tcp: Server | undefined;
   private readonly connections = new Set<TcpSocket>();
   private bound: { host: string; port: number } | undefined;
@@ -37,26 +40,24 @@ export class DnsServer {
     return this.bound;
   }
 
+  /** The UDP transport in use and its counters, while started. */
+  get udpTransport(): { kind: UdpTransport['kind']; stats: UdpStats } | undefined {
+    return this.udp && { kind: this.udp.kind, stats: this.udp.stats() };
+  }
+
   /** Binds UDP and TCP; a port that cannot be bound is DNS_PORT_UNAVAILABLE. Idempotent. */
   async start(): Promise<{ host: string; port: number }> {
     if (this.bound) return this.bound;
     const { host } = this.opts;
     for (let attempt = 1; ; attempt++) {
-      // Replies go to the address a query came from, always an IP: no lookup (and no extra tick) per send.
-      const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalAddress });
+      let udp: UdpTransport;
       try {
-        await new Promise<void>((resolve, reject) => {
-          udp.once('error', reject);
-          udp.bind({ address: host, port: this.opts.port, exclusive: true }, () => {
-            udp.off('error', reject);
-            resolve();
-          });
-        });
+        udp = await openUdp(this.opts.udp ?? 'auto', host, this.opts.port, (msg, index) => this.onDatagram(udp, msg, index), this.opts.logger);
       } catch (err) {
-        udp.close();
+        if (err instanceof CorralError) throw err;
         throw portUnavailable(host, this.opts.port, 'UDP', err);
       }
-      const port = udp.address().port;
+      const port = udp.port;
       const tcp = createServer((conn) => this.onConnection(conn));
       try {
         await new Promise<void>((resolve, reject) => {
@@ -67,12 +68,11 @@ export class DnsServer {
           });
         });
       } catch (err) {
-        udp.close();
+        await udp.close();
         if (this.opts.port === 0 && attempt < PORT_ATTEMPTS) continue;
         throw portUnavailable(host, port, 'TCP', err);
       }
-      udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo.address, rinfo.port));
-      udp.on('error', (err) => this.opts.logger.warn({ event: 'dns_udp_error', err: err.message }, 'DNS UDP socket error'));
+      this.opts.logger.debug({ event: 'dns_udp_transport', transport: udp.kind }, `DNS over UDP through ${udp.kind === 'native' ? 'the native batch socket' : "Node's dgram"}`);
       tcp.on('error', (err) => this.opts.logger.warn({ event: 'dns_tcp_error', err: err.message }, 'DNS TCP listener error'));
       this.udp = udp;
       this.tcp = tcp;
@@ -86,10 +86,9 @@ export class DnsServer {
     this.udp = undefined;
     this.tcp = undefined;
     this.bound = undefined;
-    udp?.close();
     for (const c of this.connections) c.destroy();
     this.connections.clear();
-    if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await Promise.all([udp?.close(), tcp && new Promise<void>((resolve) => tcp.close(() => resolve()))]);
   }
 
   private reply(query: Buffer, udp: boolean): Reply {
@@ -101,14 +100,17 @@ export class DnsServer {
     }
   }
 
-  private onDatagram(socket: Socket, msg: Buffer, address: string, port: number): void {
+  /** `msg` is only valid during the call (the native socket reuses its buffer): a forwarded query is copied. */
+  private onDatagram(udp: UdpTransport, msg: Buffer, index: number): Buffer | undefined {
     const reply = this.reply(msg, true);
-    if (reply.kind === 'reply') socket.send(reply.packet, port, address);
-    else if (reply.kind === 'forward') {
-      void this.forwarded(msg, reply, false).then((packet) => {
-        if (this.udp === socket) socket.send(packet, port, address);
+    if (reply.kind === 'reply') return reply.packet;
+    if (reply.kind === 'forward') {
+      const send = udp.replyLater(index);
+      void this.forwarded(Buffer.from(msg), reply, false).then((packet) => {
+        if (this.udp === udp) send(packet);
       });
     }
+    return undefined;
   }
 
   private async forwarded(msg: Buffer, reply: Extract<Reply, { kind: 'forward' }>, tcp: boolean): Promise<Buffer> {
@@ -143,11 +145,6 @@ export class DnsServer {
       }
     });
   }
-}
-
-/** dgram's lookup for addresses that are already IPs: answers at once. */
-function literalAddress(address: string, _opts: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
 function portUnavailable(host: string, port: number, proto: string, err: unknown): CorralError {

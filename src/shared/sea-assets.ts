@@ -1,5 +1,5 @@
 // Files the single executable carries as SEA assets (scripts/build-binary.mjs): the native addons
-// (better-sqlite3, sodium-native, udx-native) and the agent's exec helper (dist/corral-exec).
+// (better-sqlite3, sodium-native, udx-native, the DNS server's corral-udp) and the agent's exec helper (dist/corral-exec).
 // Node can only dlopen or exec a real file, so each is written once to a cache directory keyed by
 // its SHA-256 and used from there on every later start:
 //

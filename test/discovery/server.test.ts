@@ -1,12 +1,16 @@
 // The DNS server shell on real sockets: UDP and TCP (pipelined, split frames), truncation and the
 // retry over TCP, forwarding to an upstream (UDP, TCP, a silent one), a port in use, and a fuzz run
-// of malformed packets after which the server still answers.
+// of malformed packets after which the server still answers. Every case runs over both UDP
+// transports: Node's dgram and the native batch socket (skipped when dist/corral-udp.node is not
+// built); udp-native.test.ts has the cases only the native socket needs.
 import { createSocket } from 'node:dgram';
 import { decode, encode } from 'dns-packet';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DnsAnswerer } from '../../src/discovery/answer';
 import { UpstreamForwarder, parseUpstream } from '../../src/discovery/forward';
 import { DnsServer } from '../../src/discovery/server';
+import type { UdpMode } from '../../src/discovery/udp-transport';
+import { loadUdpAddon } from '../../src/discovery/udp-native';
 import { buildCatalog } from '../../src/discovery/catalog';
 import { systemClock } from '../../src/shared/clock';
 import { silentLogger } from '../../src/shared/logger';
@@ -14,6 +18,12 @@ import { baseState, catalogOf, taskView, withTasks } from './helpers/state';
 import { dnsQuery, resolveUdp, tcpExchange, udpExchange } from './helpers/dns-client';
 
 const logger = silentLogger();
+const NOT_BUILT = loadUdpAddon() === undefined && 'native UDP addon not built (node scripts/build-native.mjs)';
+
+/** Registers the case once per UDP transport. */
+function eachTransport(name: string, fn: (t: Test, udp: UdpMode) => Promise<void>): void {
+  for (const udp of ['dgram', 'native'] as const) t.test(`${name} [${udp}]`, { skip: udp === 'native' && NOT_BUILT }, (t) => fn(t, udp));
+}
 
 function manyTasks(n: number) {
   const state = withTasks(baseState(), Array.from({ length: n }, (_, i) => taskView({ id: `t${i}`, agentId: `agent-${i}`, host: `10.1.${i >> 8}.${(i & 255) + 1}` })));
@@ -21,15 +31,16 @@ function manyTasks(n: number) {
   return catalogOf(state);
 }
 
-async function serve(answerer: DnsAnswerer, forwarder?: UpstreamForwarder) {
-  const server = new DnsServer({ host: '127.0.0.1', port: 0, answerer, forwarder, logger });
+async function serve(t: Test, udp: UdpMode, answerer: DnsAnswerer, forwarder?: UpstreamForwarder) {
+  const server = new DnsServer({ host: '127.0.0.1', port: 0, answerer, forwarder, logger, udp });
   const { port } = await server.start();
+  t.equal(server.udpTransport?.kind, udp, `UDP over ${udp}`);
   t.teardown(() => server.stop());
   return { server, port };
 }
 
-t.test('UDP and TCP answer the zone; TCP takes pipelined and byte-by-byte frames', async (t) => {
-  const { port } = await serve(new DnsAnswerer(manyTasks(3), { forwardOutside: false }));
+eachTransport('UDP and TCP answer the zone; TCP takes pipelined and byte-by-byte frames', async (t, udp) => {
+  const { port } = await serve(t, udp, new DnsAnswerer(manyTasks(3), { forwardOutside: false }));
   const a = await resolveUdp(port, 'hello.corral-init.corral', 'A');
   t.equal(a!.answers!.length, 3);
   const replies = await tcpExchange(port, [dnsQuery('leader.corral', 'A', 1), dnsQuery('nope.corral', 'A', 2)]);
@@ -39,23 +50,23 @@ t.test('UDP and TCP answer the zone; TCP takes pipelined and byte-by-byte frames
   t.equal(decode(split[0]!).answers!.length, 1);
 });
 
-t.test('a large answer: TC over UDP, whole over TCP (what dig does on its own)', async (t) => {
-  const { port } = await serve(new DnsAnswerer(manyTasks(100), { forwardOutside: false }));
-  const udp = decode((await udpExchange(port, dnsQuery('_hello._tcp.corral-init.corral', 'SRV')))!);
-  t.ok(udp.flags! & 0x200, 'truncated');
+eachTransport('a large answer: TC over UDP, whole over TCP (what dig does on its own)', async (t, udp) => {
+  const { port } = await serve(t, udp, new DnsAnswerer(manyTasks(100), { forwardOutside: false }));
+  const overUdp = decode((await udpExchange(port, dnsQuery('_hello._tcp.corral-init.corral', 'SRV')))!);
+  t.ok(overUdp.flags! & 0x200, 'truncated');
   const [tcp] = await tcpExchange(port, [dnsQuery('_hello._tcp.corral-init.corral', 'SRV')]);
   t.equal(decode(tcp!).answers!.length, 100);
 });
 
-t.test('names outside the zone go to the upstream (UDP, TCP after TC), SERVFAIL when it is silent', async (t) => {
+eachTransport('names outside the zone go to the upstream (UDP, TCP after TC), SERVFAIL when it is silent', async (t, udp) => {
   // The upstream: another answerer with its own zone, and a large answer to force TCP.
   const upstreamState = baseState();
   for (let i = 0; i < 100; i++) upstreamState.agents.set(`agent-${i}`, { id: `agent-${i}`, hostname: `10.2.0.${i + 1}`, reachable: true });
   const upstreamFull = buildCatalog(withTasks(upstreamState, Array.from({ length: 100 }, (_, i) => taskView({ id: `u${i}`, agentId: `agent-${i}`, host: `10.2.0.${i + 1}` }))), { domain: 'example', ttl: 30 }, 1);
-  const upstream = await serve(new DnsAnswerer(upstreamFull, { forwardOutside: false }));
+  const upstream = await serve(t, udp, new DnsAnswerer(upstreamFull, { forwardOutside: false }));
   const forwarder = new UpstreamForwarder({ upstreams: [parseUpstream(`127.0.0.1:${upstream.port}`)!], clock: systemClock, logger });
   t.teardown(() => forwarder.stop());
-  const { port } = await serve(new DnsAnswerer(manyTasks(1), { forwardOutside: true }), forwarder);
+  const { port } = await serve(t, udp, new DnsAnswerer(manyTasks(1), { forwardOutside: true }), forwarder);
   const viaUdp = decode((await udpExchange(port, dnsQuery('leader.example', 'A', 99)))!);
   t.equal(viaUdp.id, 99, 'the client id comes back');
   t.same(viaUdp.answers!.map((x) => (x as { data: unknown }).data), ['10.0.0.9']);
@@ -68,15 +79,15 @@ t.test('names outside the zone go to the upstream (UDP, TCP after TC), SERVFAIL 
   t.teardown(() => silent.close());
   const slow = new UpstreamForwarder({ upstreams: [{ host: '127.0.0.1', port: silent.address().port }], clock: systemClock, logger, timeoutMs: 200 });
   t.teardown(() => slow.stop());
-  const second = await serve(new DnsAnswerer(manyTasks(1), { forwardOutside: true }), slow);
+  const second = await serve(t, udp, new DnsAnswerer(manyTasks(1), { forwardOutside: true }), slow);
   const failed = await udpExchange(second.port, dnsQuery('example.org', 'A', 5));
   t.equal(failed!.readUInt16BE(2) & 0xf, 2, 'SERVFAIL');
   t.same([parseUpstream('1.1.1.1'), parseUpstream('[::1]:5353'), parseUpstream('dns.example:53'), parseUpstream('1.1.1.1:0')], [{ host: '1.1.1.1', port: 53 }, { host: '::1', port: 5353 }, undefined, undefined]);
 });
 
-t.test('a port in use: DNS_PORT_UNAVAILABLE', async (t) => {
-  const { port } = await serve(new DnsAnswerer(manyTasks(1), { forwardOutside: false }));
-  const second = new DnsServer({ host: '127.0.0.1', port, answerer: new DnsAnswerer(manyTasks(1), { forwardOutside: false }), forwarder: undefined, logger });
+eachTransport('a port in use: DNS_PORT_UNAVAILABLE', async (t, udp) => {
+  const { port } = await serve(t, udp, new DnsAnswerer(manyTasks(1), { forwardOutside: false }));
+  const second = new DnsServer({ host: '127.0.0.1', port, answerer: new DnsAnswerer(manyTasks(1), { forwardOutside: false }), forwarder: undefined, logger, udp });
   await t.rejects(second.start(), { code: 'DNS_PORT_UNAVAILABLE' });
 });
 
@@ -129,7 +140,7 @@ function malformed(next: () => number, i: number): Buffer {
   }
 }
 
-t.test('fuzz: 12,000 malformed packets (answerer, UDP, TCP) never break the server', async (t) => {
+eachTransport('fuzz: 12,000 malformed packets (answerer, UDP, TCP) never break the server', async (t, udp) => {
   const answerer = new DnsAnswerer(manyTasks(3), { forwardOutside: false });
   const next = rng(20240607);
   const allowed = new Set([0, 1, 3, 4, 5]);
@@ -144,7 +155,7 @@ t.test('fuzz: 12,000 malformed packets (answerer, UDP, TCP) never break the serv
   }
   t.equal(bad, 0, `every one of ${replies} replies is a reply with NOERROR/FORMERR/NXDOMAIN/NOTIMP/REFUSED within 512 bytes`);
 
-  const { port } = await serve(answerer);
+  const { port } = await serve(t, udp, answerer);
   const socket = createSocket('udp4');
   let udpReplies = 0;
   socket.on('message', () => udpReplies++);

@@ -87,10 +87,11 @@ t.test('the binary runs without node: version, up, a task, status, stop', async 
   const pong = await fetch(`${url}/ping`);
   t.equal(await pong.text(), 'pong', 'the API answers');
 
-  // The addons and the exec helper came out of the binary into the hash-keyed cache.
+  // The addons (the DNS server's UDP socket among them) and the exec helper came out of the binary
+  // into the hash-keyed cache.
   const cache = join(home, '.cache', 'corral');
   const extracted = readdirSync(cache).flatMap((h) => readdirSync(join(cache, h)).map((f) => `${h.length}:${f}`)).sort();
-  t.same(extracted, ['32:better_sqlite3.node', '32:corral-exec'], `extracted: ${extracted.join(', ')}`);
+  t.same(extracted, ['32:better_sqlite3.node', '32:corral-exec', '32:corral-udp.node'], `extracted: ${extracted.join(', ')}`);
   t.equal(statSync(readdirSync(cache).map((h) => join(cache, h, 'corral-exec')).find((p) => existsSync(p))!).mode & 0o777, 0o755);
   t.match(out, /"execHelper":"[^"]*\/\.cache\/corral\/[0-9a-f]{32}\/corral-exec"/, 'the agent launches through the embedded exec helper');
 

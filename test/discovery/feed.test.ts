@@ -7,14 +7,15 @@ import { nativeTaskJson } from '../../src/api/task-json';
 import { Discovery } from '../../src/discovery/discovery';
 import { newTaskRecord, toTaskView } from '../../src/kernel/master/task-record';
 import { memoryChannelPair } from '../../src/kernel/remote/channel';
-import { OperatorFeed, type OperatorSource } from '../../src/kernel/remote/operator-feed';
+import { OperatorFeed } from '../../src/kernel/remote/operator-feed';
 import { OperatorMirror } from '../../src/kernel/remote/operator-mirror';
-import { SERVED_BY, type FeedAgent, type FeedTaskHint } from '../../src/kernel/remote/protocol';
+import { SERVED_BY, type FeedTaskHint } from '../../src/kernel/remote/protocol';
 import { routedChannel } from '../../src/kernel/remote/router';
-import type { FrameworkView, OperatorEvent, OperatorEventListener, TaskView } from '../../src/kernel/sdk/operator';
+import type { TaskView } from '../../src/kernel/sdk/operator';
 import type { TaskInfo } from '../../src/kernel/types';
 import { FakeClock } from '../../src/shared/clock';
 import { silentLogger } from '../../src/shared/logger';
+import { FakeSource, framework } from '../kernel/remote/helpers/fake-source';
 import { baseState, catalogOf, INIT, taskView, withTasks } from './helpers/state';
 
 const info = (over: Partial<TaskInfo> = {}): TaskInfo => ({
@@ -45,27 +46,10 @@ t.test('healthChecked: from the TaskInfo, in the task JSON, honoured by the cata
   t.same(reasons([taskView({ id: 'a' })]), ['a:published'], 'neither: published at once');
 });
 
-class FakeSource implements OperatorSource {
-  readonly listeners = new Set<OperatorEventListener>();
-  tasks: TaskView[] = [];
-  agents: FeedAgent[] = [{ id: 'agent-a', hostname: '10.0.0.1', status: 'alive' }, { id: 'agent-b', hostname: '10.0.0.2', status: 'alive' }];
-  frameworks: FrameworkView[] = [{ id: INIT, name: 'corral-init', role: undefined, user: undefined, connected: true, failoverTimeoutSeconds: 0, registeredAt: 0, disconnectedAt: undefined, activeTasks: 0 }];
-  onEvent(listener: OperatorEventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  taskViews = () => this.tasks;
-  agentViews = () => this.agents;
-  frameworkViews = () => this.frameworks;
-  emit(event: OperatorEvent): void {
-    for (const l of this.listeners) l(event);
-  }
-}
-
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 t.test('a resolver fed by the mirror: snapshot, events, a lost master, a new snapshot, the leader', async (t) => {
-  const source = new FakeSource();
+  const source = new FakeSource([{ id: 'agent-a', hostname: '10.0.0.1', status: 'alive' }, { id: 'agent-b', hostname: '10.0.0.2', status: 'alive' }], [framework(INIT, 'corral-init')]);
   const hints = new Map<string, FeedTaskHint>();
   const feed = new OperatorFeed({ source, hint: (id) => hints.get(id), endpoint: { hostname: 'master-1', ip: '10.0.0.9' }, logger: silentLogger() });
   const clock = new FakeClock();

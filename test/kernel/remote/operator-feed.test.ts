@@ -7,42 +7,22 @@ import t from 'tap';
 import { memoryChannelPair, type NodeChannel } from '../../../src/kernel/remote/channel';
 import { fitItem, jsonBytes, snapshotParts } from '../../../src/kernel/remote/feed-chunks';
 import { serveAgent } from '../../../src/kernel/remote/master-side';
-import { OperatorFeed, type OperatorSource } from '../../../src/kernel/remote/operator-feed';
+import { OperatorFeed } from '../../../src/kernel/remote/operator-feed';
 import { OperatorMirror } from '../../../src/kernel/remote/operator-mirror';
-import { FEED_CHUNK_BYTES, METHODS, NODE_RPC_VERSION, SERVED_BY, type FeedAgent, type FeedTaskHint } from '../../../src/kernel/remote/protocol';
+import { FEED_CHUNK_BYTES, METHODS, NODE_RPC_VERSION, SERVED_BY, type FeedTaskHint } from '../../../src/kernel/remote/protocol';
 import { routedChannel } from '../../../src/kernel/remote/router';
-import type { FrameworkView, OperatorEvent, OperatorEventListener, TaskView } from '../../../src/kernel/sdk/operator';
+import type { TaskView } from '../../../src/kernel/sdk/operator';
 import { FakeClock } from '../../../src/shared/clock';
 import { silentLogger } from '../../../src/shared/logger';
 import { taskView } from '../../discovery/helpers/state';
 import { RecordingMaster } from '../agent/helpers/harness';
-
-class FakeSource implements OperatorSource {
-  readonly listeners = new Set<OperatorEventListener>();
-  tasks: TaskView[] = [];
-  agents: FeedAgent[] = [{ id: 'agent-a', hostname: '10.0.0.1', status: 'alive' }];
-  frameworks: FrameworkView[] = [framework('fw-init', 'corral-init')];
-  onEvent(listener: OperatorEventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  taskViews = () => this.tasks;
-  agentViews = () => this.agents;
-  frameworkViews = () => this.frameworks;
-  emit(event: OperatorEvent): void {
-    for (const l of this.listeners) l(event);
-  }
-}
-
-function framework(id: string, name: string): FrameworkView {
-  return { id, name, role: undefined, user: undefined, connected: true, failoverTimeoutSeconds: 0, registeredAt: 0, disconnectedAt: undefined, activeTasks: 0 };
-}
+import { FakeSource, framework } from './helpers/fake-source';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const ids = (views: readonly TaskView[]) => views.map((v) => v.id).sort();
 
 function setup(opts: { chunkBytes?: number } = {}) {
-  const source = new FakeSource();
+  const source = new FakeSource([{ id: 'agent-a', hostname: '10.0.0.1', status: 'alive' }], [framework('fw-init', 'corral-init')]);
   const hints = new Map<string, FeedTaskHint>();
   const feed = new OperatorFeed({ source, hint: (id) => hints.get(id), endpoint: { hostname: 'master-1', ip: '10.0.0.9' }, logger: silentLogger(), ...opts });
   const clock = new FakeClock();

@@ -124,9 +124,9 @@ if (unavailable !== undefined) {
     t.ok(joined, `node2 joined as an agent (${joined.id.slice(0, 12)})`);
     t.equal((await api<{ nodes: NodeJson[] }>('/api/v1/nodes')).nodes.length, 2, 'the master and node2');
     // Both ran the single executable: their cluster plane loaded the embedded addons (an agent
-    // alone has no store, so no SQLite).
+    // alone has no store, so no SQLite, and runs no DNS server unless given --discovery).
     const extracted = (r: string) => readdirSync(join(r, 'var/cache/corral')).flatMap((h) => readdirSync(join(r, 'var/cache/corral', h))).sort();
-    t.same(extracted(rootM), ['better_sqlite3.node', 'corral-exec', 'sodium-native.node', 'udx-native.node'], "the master's addons and helper, in its /var/cache/corral");
+    t.same(extracted(rootM), ['better_sqlite3.node', 'corral-exec', 'corral-udp.node', 'sodium-native.node', 'udx-native.node'], "the master's addons and helper, in its /var/cache/corral");
     t.same(extracted(rootA), ['corral-exec', 'sodium-native.node', 'udx-native.node'], "node2's");
     const forbidden = await lab.forbiddenPackets();
     t.same(Object.values(forbidden).filter((n) => n > 0), [], `no packet tried to leave the lab: ${JSON.stringify(forbidden)}`);

@@ -50,14 +50,18 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 const tasks = async () => (await api<{ tasks: Task[] }>('/v2/apps/e2e/roll/tasks')).body.tasks;
 const healthyOf = (list: Task[]) => list.filter((x) => x.state === 'TASK_RUNNING' && x.healthCheckResults.length > 0 && x.healthCheckResults.every((r) => r.alive));
 
-/** Samples the app's tasks every 100 ms until stopped: the lowest healthy count and the highest total seen. */
+/** One task of a sample, for the failure message: version time, state, health results. */
+const describe = (x: Task) => `${x.version.slice(11, 23)} ${x.state.replace('TASK_', '')} ${x.healthCheckResults.map((r) => (r.alive ? 'up' : 'down')).join(',') || 'unchecked'}`;
+
+/** Samples the app's tasks every 100 ms until stopped: the lowest healthy count (and that sample) and the highest total seen. */
 function sampler() {
-  const seen = { lowestHealthy: Infinity, highestTotal: 0, samples: 0 };
+  const seen = { lowestHealthy: Infinity, lowestSample: '', highestTotal: 0, samples: 0 };
   let running = true;
   const done = (async () => {
     while (running) {
       const list = await tasks();
-      seen.lowestHealthy = Math.min(seen.lowestHealthy, healthyOf(list).length);
+      const healthy = healthyOf(list).length;
+      if (healthy < seen.lowestHealthy) [seen.lowestHealthy, seen.lowestSample] = [healthy, list.map(describe).join('; ')];
       seen.highestTotal = Math.max(seen.highestTotal, list.length);
       seen.samples++;
       await new Promise((r) => setTimeout(r, 100));
@@ -101,13 +105,13 @@ t.test('rolling upgrades keep the healthy floor and the total ceiling; a failing
   t.equal(half.watched.code, 0, `deployment watch exits 0 once it succeeded: ${half.watched.stderr}`);
   t.match(half.watched.stdout, /\/e2e\/roll: 4\/4 healthy/, 'watch showed the healthy count reach 4/4');
   t.ok(half.seen.samples >= 10, `sampled throughout (${half.seen.samples} samples)`);
-  t.ok(half.seen.lowestHealthy >= 2, `minimumHealthCapacity 0.5: never below 2 healthy (lowest ${half.seen.lowestHealthy})`);
+  t.ok(half.seen.lowestHealthy >= 2, `minimumHealthCapacity 0.5: never below 2 healthy (lowest ${half.seen.lowestHealthy}: ${half.seen.lowestSample})`);
   t.ok(half.seen.highestTotal <= 5, `maximumOverCapacity 0.25: never above 5 tasks (highest ${half.seen.highestTotal})`);
   await fourHealthy(half.put.body.version);
 
   const full = await upgrade({ env: { V: '3' }, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0.25 } });
   t.equal(full.watched.code, 0, `deployment watch exits 0: ${full.watched.stderr}`);
-  t.ok(full.seen.lowestHealthy >= 4, `minimumHealthCapacity 1: never below 4 healthy (lowest ${full.seen.lowestHealthy})`);
+  t.ok(full.seen.lowestHealthy >= 4, `minimumHealthCapacity 1: never below 4 healthy (lowest ${full.seen.lowestHealthy}: ${full.seen.lowestSample})`);
   t.ok(full.seen.highestTotal <= 5, `never above 5 tasks (highest ${full.seen.highestTotal})`);
   const good = await fourHealthy(full.put.body.version);
 
@@ -115,7 +119,7 @@ t.test('rolling upgrades keep the healthy floor and the total ceiling; a failing
   const broken = await upgrade({ env: { V: '4' }, healthChecks: [check('/missing')], upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0.25, deadlineSeconds: 8 } });
   t.equal(broken.watched.code, 1, 'deployment watch fails: the deployment did not succeed');
   t.match(broken.watched.stderr, /was rolled back: deadline passed \(8 s\).*\(DEPLOYMENT_FAILED\)/);
-  t.ok(broken.seen.lowestHealthy >= 4, `the broken version never replaced a healthy task (lowest ${broken.seen.lowestHealthy} healthy)`);
+  t.ok(broken.seen.lowestHealthy >= 4, `the broken version never replaced a healthy task (lowest ${broken.seen.lowestHealthy} healthy: ${broken.seen.lowestSample})`);
   t.ok(broken.seen.highestTotal <= 5, `never above 5 tasks (highest ${broken.seen.highestTotal})`);
   const status = (await api<{ deployment: { status: string; replacedBy: string } }>(`/api/v1/deployments/${broken.put.body.deploymentId}`)).body.deployment;
   t.match(status, { status: 'rolled-back', replacedBy: String });

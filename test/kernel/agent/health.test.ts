@@ -2,7 +2,7 @@
 // HTTP/HTTPS servers, TCP listeners and shell commands, with FakeClock driving every timer.
 import t from 'tap';
 import type tap from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync, unlinkSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { HealthMonitor } from '../../../src/kernel/agent/health';
 import { healthChanged, healthReport, httpOutcome, nextResult, taskHealthy, type HealthOutcome } from '../../../src/kernel/agent/health-result';
 import type { HealthCheck, HealthCheckResult } from '../../../src/kernel/types';
-import { FakeClock } from '../../../src/shared/clock';
+import { FakeClock, systemClock } from '../../../src/shared/clock';
 import { silentLogger } from '../../../src/shared/logger';
 
 const check = (over: Partial<HealthCheck> = {}): HealthCheck => ({
@@ -144,6 +144,34 @@ t.test('a timed-out probe does not hold back the next tick, however far the cloc
   await tick(2_000);
   t.equal(hits, 2, 'the second probe ran');
   t.same(changes.map((c) => c.results[0]!.consecutiveFailures), [1, 2]);
+});
+
+t.test('a reply that arrived while the agent’s event loop stalled past the timeout passes', async (t) => {
+  // The task's server is another process, so it answers while this one's loop is blocked: it says
+  // when a request came in, and replies 300 ms later.
+  const server = spawn(process.execPath, ['-e', "require('http').createServer((q, s) => { console.log('request'); setTimeout(() => s.end('ok'), 300); }).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void server.kill());
+  let out = '';
+  const printed = (what: RegExp) => new Promise<RegExpExecArray>((resolve) => {
+    const look = () => {
+      const m = what.exec(out);
+      if (m) (server.stdout.off('data', onData), resolve(m));
+    };
+    const onData = (d: Buffer) => ((out += d), look());
+    server.stdout.on('data', onData);
+    look();
+  });
+  const port = Number((await printed(/port (\d+)/))[1]);
+  const changes: Change[] = [];
+  const m = new HealthMonitor({ checks: [check({ port, timeoutSeconds: 1 })], host: '127.0.0.1', env: {}, cwd: '/', clock: systemClock, logger: silentLogger(), onChange: (results, healthy) => changes.push({ results, healthy }) });
+  t.teardown(() => m.stop());
+  m.start(Date.now());
+  await printed(/request/);
+  // The agent's loop stalls for 1.5 s: the reply arrives meanwhile and the 1 s timeout falls due.
+  const until = Date.now() + 1500;
+  while (Date.now() < until);
+  await m.settled();
+  t.match(changes, [{ results: [{ alive: true, consecutiveFailures: 0 }], healthy: true }], 'the reply waiting in the socket is read before the timeout fails the probe');
 });
 
 t.test('delaySeconds before the first probe, then every intervalSeconds', async (t) => {

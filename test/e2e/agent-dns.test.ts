@@ -4,12 +4,12 @@
 // resolves there (A and SRV, dig against the agent's address), `leader.corral` is the master, and a
 // killed task's record leaves the agent's resolver within 2 s.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { removeEmptyCorralCgroups, removeTaskCgroups, startCorral, startCorralAgent, waitFor, type RunningAgent, type RunningCorral } from '../helpers/corral-process';
-import { createLab, netnsUnavailableReason, type Lab, type LabHost } from '../helpers/netns';
+import { removeTaskCgroups, startCorral, startCorralAgent, waitFor } from '../helpers/corral-process';
+import { labSuite, noPacketLeft } from '../helpers/lab-suite';
+import type { LabHost } from '../helpers/netns';
 
 const APP = '/agentdns/web';
 const TASK_PREFIX = 'agentdns_web.';
@@ -31,36 +31,21 @@ function dig(server: string, port: number, name: string, type = 'A'): Promise<st
 }
 const srvPorts = (lines: string[]) => lines.map((l) => Number(l.split(' ')[2])).sort((a, b) => a - b);
 
-const unavailable = netnsUnavailableReason();
-if (unavailable !== undefined) {
-  t.plan(0, `separate machines need network namespaces: ${unavailable}`);
-} else {
-  const root = mkdtempSync(join(tmpdir(), 'corral-agentdns-'));
-  const running: Array<RunningCorral | RunningAgent> = [];
-  let lab: Lab | undefined;
-
-  t.teardown(async () => {
-    for (const p of running.reverse()) await p.stop();
-    await lab?.cleanup();
-    rmSync(root, { recursive: true, force: true });
-    removeTaskCgroups(TASK_PREFIX);
-    removeEmptyCorralCgroups();
-  });
-
+labSuite('corral-agentdns-', ({ root, started, lab: createLab }) => {
   t.test('an agent-only node resolves the cluster’s names from the master’s feed', async (t) => {
-    lab = await createLab(['master', 'agent1']);
-    const [m, h1] = (['master', 'agent1'] as const).map((name) => lab!.host(name)) as [LabHost, LabHost];
+    const lab = await createLab(['master', 'agent1']);
+    const [m, h1] = (['master', 'agent1'] as const).map((name) => lab.host(name)) as [LabHost, LabHost];
 
-    const master = await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` });
-    running.push(master);
+    const master = started(await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` }));
     const token = readFileSync(join(root, 'master', 'cluster.token'), 'utf8').trim();
-    const agent = await startCorralAgent(
-      join(root, 'agent1'),
-      ['--discovery', '--dns-listen', `${h1.address}:0`, '--join', `${m.address}:49737`, '--cluster-host', h1.address, '--hostname', h1.address, '--agent-cpus', '2', '--agent-mem', '1024'],
-      { CORRAL_TOKEN: token },
-      { exec: h1.exec },
+    const agent = started(
+      await startCorralAgent(
+        join(root, 'agent1'),
+        ['--discovery', '--dns-listen', `${h1.address}:0`, '--join', `${m.address}:49737`, '--cluster-host', h1.address, '--hostname', h1.address, '--agent-cpus', '2', '--agent-mem', '1024'],
+        { CORRAL_TOKEN: token },
+        { exec: h1.exec },
+      ),
     );
-    running.push(agent);
     const dnsLine = await waitFor('the agent to print its DNS address', 5_000, () => new RegExp(`DNS:\\s+${h1.address.replace(/\./g, '\\.')}:(\\d+)(.*)`).exec(agent.output()) ?? undefined);
     const port = Number(dnsLine[1]);
     t.match(dnsLine[2], /no HTTP lookup/, 'the printout says the agent serves DNS only');
@@ -108,8 +93,7 @@ if (unavailable !== undefined) {
     await new Promise((r) => setTimeout(r, 1500));
     t.same(srvPorts(await dig(h1.address, port, SRV, 'SRV')), srvPorts(left), 'the master stopped: the agent still answers its last known records');
     // It comes back (same data dir and address): the agent registers again, its resolver subscribes anew.
-    const again = await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` });
-    running.push(again);
+    const again = started(await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` }));
     master.url = again.url;
     const apiPort = Number(new URL(again.url).port);
     await waitFor('the agent’s resolver to follow the restarted master', 30_000, async () => {
@@ -120,7 +104,6 @@ if (unavailable !== undefined) {
     await waitFor('the app to leave the agent’s DNS', 10_000, async () => ((await dig(h1.address, port, SRV, 'SRV')).length === 0 ? true : undefined));
     t.pass('events from the restarted master reach the agent’s resolver');
 
-    const forbidden = await lab.forbiddenPackets();
-    t.same(Object.values(forbidden).filter((n) => n > 0), [], `no packet tried to leave the lab: ${JSON.stringify(forbidden)}`);
+    await noPacketLeft(t, lab);
   });
-}
+}, { cleanup: () => removeTaskCgroups(TASK_PREFIX) });

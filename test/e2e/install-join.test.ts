@@ -6,13 +6,13 @@
 // udx-native (the cluster plane) are exercised too. Paths in the settings (/var/lib/corral,
 // /var/cache) are read inside each scratch root, as a chroot would see them.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { ensureBinary } from '../helpers/binary';
-import { removeEmptyCorralCgroups, waitFor } from '../helpers/corral-process';
-import { createLab, netnsUnavailableReason, type Lab, type LabHost } from '../helpers/netns';
+import { waitFor } from '../helpers/corral-process';
+import { labSuite, noPacketLeft } from '../helpers/lab-suite';
+import type { LabHost } from '../helpers/netns';
 
 const INSTALL = resolve(__dirname, '..', '..', 'scripts', 'install.sh');
 
@@ -64,24 +64,11 @@ function runUnit(root: string, host: LabHost): Started {
   };
 }
 
-const unavailable = netnsUnavailableReason();
-if (unavailable !== undefined) {
-  t.plan(0, `separate machines need network namespaces: ${unavailable}`);
-} else {
-  const base = mkdtempSync(join(tmpdir(), 'corral-install-join-'));
-  chmodSync(base, 0o755);
-  const running: Started[] = [];
-  let lab: Lab | undefined;
-  t.teardown(async () => {
-    for (const p of running.reverse()) await p.stop();
-    await lab?.cleanup();
-    rmSync(base, { recursive: true, force: true });
-    removeEmptyCorralCgroups();
-  });
-
+// The scratch roots must be traversable by the task user.
+labSuite('corral-install-join-', ({ root: base, started, lab: createLab }) => {
   t.test('a node installed with the join command joins the first master', async (t) => {
     const binary = await ensureBinary();
-    lab = await createLab(['master', 'node2']);
+    const lab = await createLab(['master', 'node2']);
     const m = lab.host('master');
     const n2 = lab.host('node2');
     const rootM = join(base, 'master');
@@ -106,13 +93,11 @@ if (unavailable !== undefined) {
     });
     t.equal(second.code, 0, second.stderr);
 
-    const master = runUnit(rootM, m);
-    running.push(master);
+    const master = started(runUnit(rootM, m));
     await waitFor('the master to be up', 30_000, () => (/is up/.test(master.output()) ? true : master.proc.exitCode !== null ? Promise.reject(new Error(master.output())) : undefined));
     const adminToken = readFileSync(join(rootM, 'var/lib/corral/admin.token'), 'utf8').trim();
     const api = async <T>(path: string): Promise<T> => (await (await fetch(`http://${m.address}:5050${path}`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as T;
-    const agent = runUnit(rootA, n2);
-    running.push(agent);
+    const agent = started(runUnit(rootA, n2));
 
     type NodeJson = { id: string; roles: string[]; status: string };
     const joined = await waitFor('the joining node to register', 30_000, async () => {
@@ -128,7 +113,6 @@ if (unavailable !== undefined) {
     const extracted = (r: string) => readdirSync(join(r, 'var/cache/corral')).flatMap((h) => readdirSync(join(r, 'var/cache/corral', h))).sort();
     t.same(extracted(rootM), ['better_sqlite3.node', 'corral-exec', 'corral-udp.node', 'sodium-native.node', 'udx-native.node'], "the master's addons and helper, in its /var/cache/corral");
     t.same(extracted(rootA), ['corral-exec', 'sodium-native.node', 'udx-native.node'], "node2's");
-    const forbidden = await lab.forbiddenPackets();
-    t.same(Object.values(forbidden).filter((n) => n > 0), [], `no packet tried to leave the lab: ${JSON.stringify(forbidden)}`);
+    await noPacketLeft(t, lab);
   });
-}
+}, { rootMode: 0o755 });

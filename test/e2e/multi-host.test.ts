@@ -5,12 +5,12 @@
 // machine's link for 30 s and restoring it ends with exactly 6 instances; a restart of the master
 // replaces nothing; the intruder never appears; and no packet tried to leave any namespace for an
 // address outside the lab. Agents are started as the README says (with --cluster-host).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { removeEmptyCorralCgroups, removeTaskCgroups, startCorral, startCorralAgent, waitFor, type RunningAgent, type RunningCorral } from '../helpers/corral-process';
-import { createLab, netnsUnavailableReason, type Lab, type LabHost } from '../helpers/netns';
+import { removeTaskCgroups, startCorral, startCorralAgent, waitFor } from '../helpers/corral-process';
+import { labSuite, noPacketLeft } from '../helpers/lab-suite';
+import type { LabHost } from '../helpers/netns';
 
 const APP = '/multihost/web';
 const TASK_PREFIX = 'multihost_web.';
@@ -41,28 +41,12 @@ interface NodeJson {
   roles: string[];
 }
 
-const unavailable = netnsUnavailableReason();
-if (unavailable !== undefined) {
-  t.plan(0, `separate machines need network namespaces: ${unavailable}`);
-} else {
-  const root = mkdtempSync(join(tmpdir(), 'corral-multihost-'));
-  const running: Array<RunningCorral | RunningAgent> = [];
-  let lab: Lab | undefined;
-
-  t.teardown(async () => {
-    for (const p of running.reverse()) await p.stop();
-    await lab?.cleanup();
-    rmSync(root, { recursive: true, force: true });
-    removeTaskCgroups(TASK_PREFIX);
-    removeEmptyCorralCgroups();
-  });
-
+labSuite('corral-multihost-', ({ root, started: track, lab: createLab }) => {
   t.test('one master and three agents on separate machines', async (t) => {
-    lab = await createLab(['master', 'agent1', 'agent2', 'agent3', 'intruder']);
-    const [m, h1, h2, h3, hx] = (['master', 'agent1', 'agent2', 'agent3', 'intruder'] as const).map((name) => lab!.host(name)) as [LabHost, LabHost, LabHost, LabHost, LabHost];
+    const lab = await createLab(['master', 'agent1', 'agent2', 'agent3', 'intruder']);
+    const [m, h1, h2, h3, hx] = (['master', 'agent1', 'agent2', 'agent3', 'intruder'] as const).map((name) => lab.host(name)) as [LabHost, LabHost, LabHost, LabHost, LabHost];
 
-    const master = await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` });
-    running.push(master);
+    const master = track(await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` }));
     const token = readFileSync(join(root, 'master', 'cluster.token'), 'utf8').trim();
     t.match(master.output(), new RegExp(`corral up --agent --join ${m.address.replace(/\./g, '\\.')}:49737`), 'the master prints the join command with its address');
     const agent = (host: LabHost, env = { CORRAL_TOKEN: token }) =>
@@ -82,7 +66,7 @@ if (unavailable !== undefined) {
 
     // All three agents (and the intruder) start at once.
     const started = await Promise.all([agent(h1), agent(h2), agent(h3), agent(hx, { CORRAL_TOKEN: 'cd'.repeat(32) })]);
-    running.push(...started);
+    started.forEach(track);
     const [a1, , , intruder] = started;
     await waitFor('three agents to register', 20_000, async () => ((await hostnames()).length === 3 ? true : undefined));
     t.same(await hostnames(), ['agent1', 'agent2', 'agent3']);
@@ -133,8 +117,7 @@ if (unavailable !== undefined) {
     // The master restarts: the agents find it again, and every instance is still the same task.
     const ids = settled.map((x) => x.id).sort();
     await master.stop();
-    const again = await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` });
-    running.push(again);
+    const again = track(await startCorral(join(root, 'master'), ['--master', '--init', '--cluster-host', m.address], { exec: m.exec, listen: `${m.address}:0` }));
     master.url = again.url;
     await waitFor('agent2 and agent3 to register with the restarted master', 30_000, async () => {
       const up = (await nodes()).filter((n) => n.status === 'alive').map((n) => n.hostname).sort();
@@ -151,7 +134,6 @@ if (unavailable !== undefined) {
     t.equal((await tasks()).filter((x) => x.host === 'intruder').length, 0, 'and receives no tasks');
     t.match(intruder.output(), /is up/, 'the intruder runs, unregistered');
 
-    const forbidden = await lab.forbiddenPackets();
-    t.same(Object.values(forbidden).filter((n) => n > 0), [], `no packet tried to leave for an address outside the lab: ${JSON.stringify(forbidden)}`);
+    await noPacketLeft(t, lab);
   });
-}
+}, { cleanup: () => removeTaskCgroups(TASK_PREFIX) });

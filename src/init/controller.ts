@@ -11,9 +11,10 @@ import type { Placement } from './constraints';
 import type { LaunchRequest } from './match';
 import { matchOffers } from './spread';
 import { TaskIndex } from './task-index';
-import { DEFAULT_HEALTH_KILL_POLICY, planHealthKills } from './health-kills';
+import { HealthKillLedger } from './health-kills';
 import { planInstances, type InstancePlan } from './plan';
 import { taskEnd } from './task-end';
+import { applyLiveStatus } from './task-update';
 import type { AppTask, Backoff, StoredApp, TaskFailure } from './types';
 
 export interface InitControllerOptions {
@@ -31,7 +32,7 @@ export class InitController {
   private readonly backoffs = new Map<string, Backoff>();
   private readonly failures = new Map<string, TaskFailure>();
   /** When each app's instances were last killed for failing health (health-kills.ts rate-limits them). */
-  private readonly healthKills = new Map<string, number[]>();
+  private readonly healthKills = new HealthKillLedger();
   private readonly pending = new Map<string, number>();
   /** Agents the master says are draining: init moves its instances off them (planInstances). */
   private readonly draining = new Set<string>();
@@ -209,7 +210,7 @@ export class InitController {
   /** Whether the tick has work even with no change: launches waiting, held health kills, unreachable tasks. */
   private timeMatters(now: number): boolean {
     for (const n of this.pending.values()) if (n > 0) return true;
-    for (const at of this.healthKills.values()) if (at.some((t) => now - t < DEFAULT_HEALTH_KILL_POLICY.windowMs)) return true;
+    if (this.healthKills.recent(now)) return true;
     for (const t of this.tasks.values()) if (t.state === 'TASK_UNREACHABLE') return true;
     return false;
   }
@@ -242,14 +243,11 @@ export class InitController {
   /** Instances past maxConsecutiveFailures are killed (and so replaced), at the rate health-kills.ts allows. */
   private killUnhealthy(appId: string, stored: StoredApp, now: number): void {
     if (!stored.app.healthChecks?.some((c) => c.maxConsecutiveFailures > 0)) return;
-    const recent = (this.healthKills.get(appId) ?? []).filter((at) => now - at < DEFAULT_HEALTH_KILL_POLICY.windowMs);
-    const plan = planHealthKills(stored.app, this.tasksOf(appId), recent, now);
+    const plan = this.healthKills.decide(stored.app, this.tasksOf(appId), now);
     for (const taskId of plan.kill) {
       this.opts.logger.warn({ event: 'init_health_kill', appId, taskId, heldBack: plan.held.length }, 'killing an instance that failed its health check too often');
       this.killTask(this.tasks.get(taskId)!);
-      recent.push(now);
     }
-    if (plan.kill.length > 0 || plan.held.length > 0) this.healthKills.set(appId, recent);
     if (plan.held.length > 0 && plan.kill.length > 0) this.opts.logger.warn({ event: 'init_health_kills_held', appId, held: plan.held }, 'more instances fail their health checks than may be killed now; the rest wait');
   }
 
@@ -364,21 +362,9 @@ export class InitController {
       return;
     }
     if (!isTerminal(status.state)) {
-      const before = { state: task.state, healthy: task.healthy };
-      task.state = task.killRequested && status.state === 'TASK_RUNNING' ? 'TASK_KILLING' : status.state;
-      const wasUnreachable = task.unreachableSince !== undefined;
-      if (status.state === 'TASK_UNREACHABLE') task.unreachableSince ??= status.timestamp;
-      else delete task.unreachableSince;
-      if (status.state === 'TASK_RUNNING' && task.startedAt === undefined) task.startedAt = status.timestamp;
-      // Health as the agent last saw it; an update without health (e.g. a bare reconciliation answer) keeps the last known.
-      if (status.state === 'TASK_RUNNING') {
-        if (status.healthCheckResults !== undefined) task.healthCheckResults = status.healthCheckResults;
-        if (status.healthCheckResults !== undefined || status.healthy !== undefined) task.healthy = status.healthy;
-      }
-      // Lost, or back: a replacement may be due, or a surplus to kill.
-      if (wasUnreachable !== (task.unreachableSince !== undefined)) this.converge();
-      // Started or changed health: an upgrade or a move may take its next step.
-      else if (before.state !== task.state || before.healthy !== task.healthy) this.convergeApp(task.appId);
+      const effect = applyLiveStatus(task, status);
+      if (effect.reachabilityChanged) this.converge();
+      else if (effect.progressed) this.convergeApp(task.appId);
       this.notifyActivity(task.appId);
       return;
     }

@@ -1,7 +1,7 @@
-// Which instances init kills for failing their health checks, as a pure decision. The agent runs
-// the checks and counts consecutive failures (none count within the grace period); an instance
-// whose check reached its maxConsecutiveFailures (0: never, as in Marathon) is killed, and init
-// replaces it. Unlike Marathon, the kills are rate-limited per app: when a dependency breaks and
+// Which instances init kills for failing their health checks: a pure decision, and the ledger of
+// past kills it is made against. The agent runs the checks and counts consecutive failures (none
+// count within the grace period); an instance whose check reached its maxConsecutiveFailures (0:
+// never, as in Marathon) is killed, and init replaces it. Unlike Marathon, the kills are rate-limited per app: when a dependency breaks and
 // every instance fails at once, killing them all would turn a degraded service into a dead one
 // (REFERENCE.md: "health checks that kill healthy services"). So at most `killsPerWindow` of an
 // app's instances are killed for health in any `windowMs`; the others wait, still serving
@@ -54,4 +54,28 @@ export function planHealthKills(app: AppDefinition, tasks: readonly AppTask[], r
   const used = recentKills.filter((at) => now - at < policy.windowMs).length;
   const allowed = Math.max(0, healthKillBudget(app, policy) - used);
   return { kill: failing.slice(0, allowed).map((x) => x.t.taskId), held: failing.slice(allowed).map((x) => x.t.taskId) };
+}
+
+/**
+ * Init's memory of its health kills: when each app's instances were last killed for failing health,
+ * so planHealthKills holds them to the policy's rate, and so the tick knows kills may still be held.
+ */
+export class HealthKillLedger {
+  private readonly kills = new Map<string, number[]>();
+
+  constructor(private readonly policy: HealthKillPolicy = DEFAULT_HEALTH_KILL_POLICY) {}
+
+  /** The app's instances to kill now for failing health, recorded as killed at `now`, and those held back. */
+  decide(app: AppDefinition, tasks: readonly AppTask[], now: number): HealthKillPlan {
+    const recent = (this.kills.get(app.id) ?? []).filter((at) => now - at < this.policy.windowMs);
+    const plan = planHealthKills(app, tasks, recent, now, this.policy);
+    if (plan.kill.length > 0 || plan.held.length > 0) this.kills.set(app.id, [...recent, ...plan.kill.map(() => now)]);
+    return plan;
+  }
+
+  /** Whether any app had an instance killed within the window (a held kill may become due). */
+  recent(now: number): boolean {
+    for (const at of this.kills.values()) if (at.some((t) => now - t < this.policy.windowMs)) return true;
+    return false;
+  }
 }

@@ -2,7 +2,7 @@
 // first, but at most a quarter of the app (at least one) per minute, so a dependency outage that
 // fails every instance at once cannot take the whole app down.
 import t from 'tap';
-import { DEFAULT_HEALTH_KILL_POLICY, healthKillBudget, planHealthKills } from '../../src/init/health-kills';
+import { DEFAULT_HEALTH_KILL_POLICY, HealthKillLedger, healthKillBudget, planHealthKills } from '../../src/init/health-kills';
 import type { AppDefinition, AppTask } from '../../src/init/types';
 import type { HealthCheckResult, TaskState } from '../../src/kernel/types';
 
@@ -31,4 +31,14 @@ t.test('planHealthKills', async (t) => {
 t.test('healthKillBudget: a quarter of the instances, at least one', async (t) => {
   t.same([1, 2, 4, 7, 8, 100].map((n) => healthKillBudget(app(n))), [1, 1, 1, 1, 2, 25]);
   t.equal(healthKillBudget(app(10), { windowMs: 1000, fraction: 1 }), 10, 'the policy can allow all');
+});
+
+t.test('HealthKillLedger: remembers its kills per app for the window', async (t) => {
+  const ledger = new HealthKillLedger();
+  const failing = [task('t1', 3), task('t2', 3), task('t3', 3)];
+  t.same(ledger.decide(app(8), failing, NOW), { kill: ['t1', 't2'], held: ['t3'] });
+  t.ok(ledger.recent(NOW + 1000), 'kills within the window');
+  t.same(ledger.decide(app(8), [task('t3', 3)], NOW + 1000), { kill: [], held: ['t3'] }, 'the window is used up by the kills it made');
+  t.same(ledger.decide(app(8), [task('t3', 3)], NOW + DEFAULT_HEALTH_KILL_POLICY.windowMs), { kill: ['t3'], held: [] }, 'and frees up after it');
+  t.notOk(ledger.recent(NOW + 3 * DEFAULT_HEALTH_KILL_POLICY.windowMs), 'nothing recent once every kill is older than the window');
 });

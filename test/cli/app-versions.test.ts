@@ -2,7 +2,8 @@
 // they print, and how they fail.
 import t from 'tap';
 import type { App } from '../../src/client';
-import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import { CorralError } from '../../src/shared/errors';
 
 const V1 = '2026-01-01T10:00:00.000Z';
@@ -34,15 +35,7 @@ function harness(versions: string[], current: string | undefined, over: Partial<
     },
     ...over,
   } as CliClient;
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => fake,
-    readFile: () => Promise.reject(new Error('not used')),
-    readStdin: () => Promise.reject(new Error('not used')),
-    env: {},
-    clock: { now: () => Date.parse(V3) },
-  };
+  const deps = fakeCliDeps(h, fake, { now: Date.parse(V3) });
   h.run = (...args) => runProgram(buildProgram(deps), args, deps);
   return h;
 }

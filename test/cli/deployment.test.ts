@@ -3,7 +3,8 @@
 // deployment ends (failing unless it succeeded).
 import t from 'tap';
 import type { App, Deployment, DeploymentPlanPreview, DeploymentStatus } from '../../src/client';
-import { buildProgram, formatError, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, formatError, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import { CorralError, errors } from '../../src/shared/errors';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -33,19 +34,7 @@ function harness(over: Partial<CliClient>) {
   const fake = {
     ...over,
   } as CliClient;
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => fake,
-    readFile: async (path) => {
-      if (path === 'web.json') return '{"id": "/web", "cmd": "serve", "env": {"V": "2"}}';
-      throw new Error(`ENOENT: ${path}`);
-    },
-    readStdin: async () => '{}',
-    env: {},
-    clock: { now: () => NOW },
-    sleep: async () => void h.sleeps++,
-  };
+  const deps = fakeCliDeps(h, fake, { files: { 'web.json': '{"id": "/web", "cmd": "serve", "env": {"V": "2"}}' }, stdin: '{}', now: NOW, sleep: async () => void h.sleeps++ });
   const run = (...args: string[]) => runProgram(buildProgram(deps), args, deps);
   return { h, run };
 }

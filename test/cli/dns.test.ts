@@ -1,6 +1,7 @@
 // `corral dns lookup` and `corral service list` against a fake client: what they ask, what they print.
 import t from 'tap';
-import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import type { DiscoveryClient } from '../../src/cli/dns';
 
 type Lookup = Awaited<ReturnType<DiscoveryClient['dnsLookup']>>;
@@ -46,15 +47,7 @@ function harness(lookup: (name: string, type: string) => Lookup) {
     },
     listServices: async () => services,
   } as unknown as CliClient;
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => client,
-    readFile: async () => '',
-    readStdin: async () => '',
-    env: {},
-    clock: { now: () => 0 },
-  };
+  const deps = fakeCliDeps(h, client);
   return { h, run: (...args: string[]) => runProgram(buildProgram(deps), args, deps) };
 }
 

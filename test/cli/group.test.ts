@@ -2,7 +2,8 @@
 // --json), and how bad input fails.
 import t from 'tap';
 import type { App, Group } from '../../src/client';
-import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import { CorralError } from '../../src/shared/errors';
 
 const V = '2026-01-01T10:00:00.000Z';
@@ -43,19 +44,7 @@ function harness(over: Partial<CliClient> = {}) {
   // Only group methods are used; any other call fails the test.
   const others = ['listApps', 'getApp', 'createApp', 'updateApp', 'deleteApp', 'appVersions', 'rollbackApp', 'appTasks', 'listTasks', 'getTask', 'killTask', 'taskLogs', 'listNodes', 'drainNode', 'undrainNode', 'planApp', 'planAppUpdate', 'restartApp', 'listDeployments', 'getDeployment', 'rollbackDeployment'];
   const client = { ...Object.fromEntries(others.map((k) => [k, unused])), ...fake } as CliClient;
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => client,
-    readFile: async (path) => {
-      if (path === 'shop.json') return JSON.stringify({ id: 'shop', apps: [{ id: 'db', cmd: 'db' }] });
-      if (path === 'bad.json') return '{nope';
-      throw new Error(`ENOENT: ${path}`);
-    },
-    readStdin: async () => '{"apps": []}',
-    env: {},
-    clock: { now: () => Date.parse(V) },
-  };
+  const deps = fakeCliDeps(h, client, { files: { 'shop.json': JSON.stringify({ id: 'shop', apps: [{ id: 'db', cmd: 'db' }] }), 'bad.json': '{nope' }, stdin: '{"apps": []}', now: Date.parse(V) });
   const run = (...args: string[]) => runProgram(buildProgram(deps), args, deps);
   return { h, run };
 }

@@ -2,7 +2,8 @@
 // --json), and how bad input fails.
 import t from 'tap';
 import type { JobRun, NativeJob } from '../../src/client/cron-types';
-import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import type { JobClient } from '../../src/cli/job';
 import { CorralError } from '../../src/shared/errors';
 
@@ -70,19 +71,7 @@ function harness(over: Partial<JobClient> = {}) {
     jobGraph: record('jobGraph', 'node,backup,success,idle\n'),
     ...over,
   };
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => client as unknown as CliClient,
-    readFile: async (path) => {
-      if (path === 'job.json') return JSON.stringify({ name: 'backup', command: 'tar', schedule: 'R//PT1H' });
-      if (path === 'bad.json') return '{nope';
-      throw new Error(`ENOENT: ${path}`);
-    },
-    readStdin: async () => '{"name": "x", "command": "true", "parents": ["backup"]}',
-    env: {},
-    clock: { now: () => NOW },
-  };
+  const deps = fakeCliDeps(h, client as unknown as CliClient, { files: { 'job.json': JSON.stringify({ name: 'backup', command: 'tar', schedule: 'R//PT1H' }), 'bad.json': '{nope' }, stdin: '{"name": "x", "command": "true", "parents": ["backup"]}', now: NOW });
   const runCli = (...args: string[]) => runProgram(buildProgram(deps), args, deps);
   return { h, run: runCli };
 }

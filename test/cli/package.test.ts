@@ -2,7 +2,8 @@
 // (tables, notes, --json), and how bad input fails.
 import { resolve } from 'node:path';
 import t from 'tap';
-import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { buildProgram, runProgram, type CliClient } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import type { PackageClient } from '../../src/cli/package';
 import { CorralError } from '../../src/shared/errors';
 
@@ -40,19 +41,7 @@ function harness(over: Partial<PackageClient> = {}) {
     removeRepository: record('removeRepository', { repositories: [] }),
     ...over,
   };
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => fake as unknown as CliClient,
-    readFile: async (path) => {
-      if (path === 'opts.json') return '{"redis": {"port": 16379}}';
-      if (path === 'bad.json') return '{nope';
-      throw new Error(`ENOENT: ${path}`);
-    },
-    readStdin: async () => '{"service": {"name": "cache"}}',
-    env: {},
-    clock: { now: () => 0 },
-  };
+  const deps = fakeCliDeps(h, fake as unknown as CliClient, { files: { 'opts.json': '{"redis": {"port": 16379}}', 'bad.json': '{nope' }, stdin: '{"service": {"name": "cache"}}' });
   const run = (...args: string[]) => runProgram(buildProgram(deps), args, deps);
   return { h, run };
 }

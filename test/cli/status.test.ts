@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import pkg from '../../package.json';
 import { buildProgram, runProgram, type CliClient, type CliDeps } from '../../src/cli/program';
+import { fakeCliDeps } from './helpers/fake-deps';
 import { registerUp } from '../../src/cli/up';
 import { formatStatus, summarizeStatus, type StatusInputs } from '../../src/cli/status';
 import { commandTree } from '../../src/cli/completion';
@@ -41,15 +42,7 @@ function harness(overrides: Record<string, () => Promise<unknown>> = {}) {
     listTasks: answer('listTasks', { tasks }),
     listJobs: answer('listJobs', { jobs }),
   } as unknown as CliClient;
-  const deps: CliDeps = {
-    stdout: (chunk) => void (h.stdout += String(chunk)),
-    stderr: (text) => void (h.stderr += text),
-    client: () => client,
-    readFile: async () => '',
-    readStdin: async () => '',
-    env: {},
-    clock: { now: () => 0 },
-  };
+  const deps = fakeCliDeps(h, client);
   const program = () => {
     const p = buildProgram(deps);
     registerUp(p);

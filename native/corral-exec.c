@@ -4,7 +4,7 @@
  * Node cannot create namespaces or fork, so like runc's nsexec this part is C. It is run by the
  * task's side (src/kernel/agent/launch-scripts.ts) after it joined the task's cgroups, as root:
  *
- *   corral-exec KEY ns|plain UID|- GID|- N NAME=VALUE... ARGV...
+ *   corral-exec KEY ns|plain UID|- GID|- START|- N NAME=VALUE... ARGV...
  *
  * It starts a session of its own (so the task's `kill 0` reaches only the task). With `ns` it makes
  * a PID and a mount namespace and forks their pid 1, which mounts a private /proc, drops to UID:GID
@@ -12,8 +12,11 @@
  * environment; pid 1 reaps orphans and exits with the task's status, and the kernel then kills
  * whatever is left in the namespace. The outer process waits, ignoring SIGTERM (the task decides
  * about that), and dies with its namespace: if it is killed, pid 1 gets SIGKILL (PDEATHSIG). With
- * `plain` it drops privileges and execs ARGV in place. Either way `KEY running` goes to fd 3 just
- * before ARGV is exec'd, and ARGV never inherits fd 3.
+ * `plain` it drops privileges and execs ARGV in place. START (ms since the epoch, or `-`) holds the
+ * exec of ARGV until that wall-clock time: everything else (session, namespaces, /proc, user) is
+ * done before, so a task staged ahead starts on time; until then a SIGTERM ends it without ARGV
+ * ever running. Either way `KEY running MS` (the wall-clock ms at that moment) goes to fd 3 just
+ * before ARGV is exec'd, by the process that execs it, and ARGV never inherits fd 3.
  *
  * Exit statuses are sh's: the task's exit code, or 128 + the signal that killed it; 125 when the
  * launch itself failed (message on stderr), 126/127 when ARGV cannot be executed / is not found.
@@ -29,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -62,9 +66,20 @@ static void drop_privileges(const char *uid, const char *gid) {
   if (setuid(u) != 0) fail("setuid");
 }
 
+/* Sleeps until START (ms since the epoch, CLOCK_REALTIME); a past or absent START returns at once. */
+static void wait_for_start(long long start) {
+  if (start < 0) return;
+  struct timespec at = {.tv_sec = (time_t)(start / 1000), .tv_nsec = (long)(start % 1000) * 1000000L};
+  while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) == EINTR) {
+  }
+}
+
 static void say_running(const char *key) {
-  char line[64];
-  int len = snprintf(line, sizeof line, "%s running\n", key);
+  char line[96];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  int len = snprintf(line, sizeof line, "%s running %lld\n", key, ms);
   struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
   sigaction(SIGPIPE, &ignore, &old);
   if (len > 0 && len < (int)sizeof line && write(3, line, (size_t)len) < 0) { /* the agent may be gone */ }
@@ -80,18 +95,22 @@ static void exec_task(char **argv, char **env) {
   _exit(code);
 }
 
-/* pid 1 of the task's namespace: /proc, the task user, the task as its child, reaping until it ends. */
-static void namespace_init(const char *key, const char *uid, const char *gid, char **argv, char **env) {
+/*
+ * pid 1 of the task's namespace: /proc, the task user, the task as its child (which waits for START,
+ * says running and execs ARGV), reaping until it ends.
+ */
+static void namespace_init(const char *key, const char *uid, const char *gid, long long start, char **argv, char **env) {
   if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("making mounts private");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mounting /proc");
   drop_privileges(uid, gid);
   pid_t task = fork();
   if (task < 0) fail("fork");
   if (task == 0) {
-    close(3);
+    wait_for_start(start);
+    say_running(key);
     exec_task(argv, env);
   }
-  say_running(key);
+  close(3);
   for (;;) {
     int status;
     pid_t pid = wait(&status);
@@ -101,24 +120,26 @@ static void namespace_init(const char *key, const char *uid, const char *gid, ch
 }
 
 int main(int argc, char **argv) {
-  if (argc < 7) {
-    fprintf(stderr, "usage: corral-exec KEY ns|plain UID|- GID|- N NAME=VALUE... ARGV...\n");
+  if (argc < 8) {
+    fprintf(stderr, "usage: corral-exec KEY ns|plain UID|- GID|- START|- N NAME=VALUE... ARGV...\n");
     return 125;
   }
   const char *key = argv[1], *mode = argv[2], *uid = argv[3], *gid = argv[4];
-  long n = number(argv[5], "variable count");
-  if (n > argc - 7) {
+  long long start = strcmp(argv[5], "-") == 0 ? -1 : (long long)number(argv[5], "start time");
+  long n = number(argv[6], "variable count");
+  if (n > argc - 8) {
     fprintf(stderr, "corral-exec: %ld variables announced, fewer given\n", n);
     return 125;
   }
   char **env = calloc((size_t)n + 1, sizeof *env);
   if (!env) fail("calloc");
-  for (long i = 0; i < n; i++) env[i] = argv[6 + i];
-  char **task = argv + 6 + n;
+  for (long i = 0; i < n; i++) env[i] = argv[7 + i];
+  char **task = argv + 7 + n;
   if (setsid() < 0) fail("setsid");
 
   if (strcmp(mode, "plain") == 0) {
     drop_privileges(uid, gid);
+    wait_for_start(start);
     say_running(key);
     exec_task(task, env);
   }
@@ -131,7 +152,7 @@ int main(int argc, char **argv) {
   if (init < 0) fail("fork");
   if (init == 0) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl");
-    namespace_init(key, uid, gid, task, env);
+    namespace_init(key, uid, gid, start, task, env);
   }
   close(3);
   signal(SIGTERM, SIG_IGN);

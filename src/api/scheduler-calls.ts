@@ -49,6 +49,7 @@ const taskLaunch = {
     killGracePeriodSeconds: seconds,
     fetch: { type: 'array', items: { type: 'object', required: ['uri'], properties: { uri: { type: 'string', minLength: 1 }, destPath: { type: 'string' } } } },
     healthChecks: { type: 'array', items: { type: 'object', required: ['protocol'], properties: { protocol: { enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND'] }, port } } },
+    startAt: { type: 'integer', minimum: 0 },
   },
 };
 

@@ -141,7 +141,17 @@ export interface TaskInfo {
   fetch?: FetchUri[];
   /** Checks the agent runs once the task is RUNNING; results arrive in status updates. */
   healthChecks?: HealthCheck[];
+  /**
+   * Start the task's program at this wall-clock time (ms since epoch), at most MAX_START_AHEAD_MS
+   * after the launch: the agent stages everything now (sandbox, container, supervisor, namespaces)
+   * and the program is exec'd at that time, reported TASK_RUNNING with its real start time. Absent
+   * or past: start at once. A kill before that time ends the task without starting its program.
+   */
+  startAt?: number;
 }
+
+/** How far ahead of its launch a task's startAt may lie (ms). */
+export const MAX_START_AHEAD_MS = 60_000;
 
 export interface TaskStatus {
   taskId: string;

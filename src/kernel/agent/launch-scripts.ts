@@ -97,6 +97,8 @@ export interface LaunchArgvSpec {
   key: number;
   /** dist/corral-exec when it was built (exec-helper.ts); undefined = the shell chain. */
   execHelper: string | undefined;
+  /** The exec helper holds the program's exec until this wall-clock time (ms; TaskInfo.startAt). */
+  startAt?: number | undefined;
 }
 
 /** Whether the argv that launchArgv(spec) builds says `running` itself. */
@@ -105,8 +107,9 @@ export function argvSaysRunning(spec: Pick<LaunchArgvSpec, 'pidNamespace' | 'exe
 }
 
 /**
- * The argv the task side execs. With the exec helper: `corral-exec KEY ns|plain UID GID N VARS…
- * ARGV…`, which does everything below in one static program (native/corral-exec.c). Otherwise a
+ * The argv the task side execs. With the exec helper: `corral-exec KEY ns|plain UID GID START N
+ * VARS… ARGV…`, which does everything below in one static program (native/corral-exec.c) and holds
+ * the program until `startAt` (the shell chain has no such gate: the agent spawns it late). Otherwise a
  * chain of system tools. With a PID namespace: `setsid unshare` (new PID + mount namespace,
  * /proc remounted; unshare stays in the task's cgroup as the namespace's parent, kills the namespace
  * if it dies, and switches to the task user in its child), the namespace init, then the task.
@@ -117,7 +120,8 @@ export function launchArgv(spec: LaunchArgvSpec): string[] {
   const assignments = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
   if (spec.execHelper) {
     const [uid, gid] = spec.user ? [String(spec.user.uid), String(spec.user.gid)] : ['-', '-'];
-    return [spec.execHelper, launchKey(spec.key), spec.pidNamespace ? 'ns' : 'plain', uid, gid, String(assignments.length), ...assignments, ...spec.argv];
+    const start = spec.startAt === undefined ? '-' : String(Math.max(0, Math.trunc(spec.startAt)));
+    return [spec.execHelper, launchKey(spec.key), spec.pidNamespace ? 'ns' : 'plain', uid, gid, start, String(assignments.length), ...assignments, ...spec.argv];
   }
   const envArgv = [systemTool('env'), '-i', '--', ...assignments];
   const argv = [systemTool('setsid')];

@@ -14,8 +14,8 @@ const REAP_DELAY_MS = 200;
 export interface LaunchEvents {
   /** The supervisor runs and started the task: its own pid and start time, and the task's pid. */
   onStarted(supervisor: SupervisorHandle, taskPid: number): void;
-  /** The task's program is about to be exec'd (always after onStarted). */
-  onRunning(): void;
+  /** The task's program is about to be exec'd (always after onStarted); `at`: when, by the exec helper's clock (ms). */
+  onRunning(at?: number): void;
   /** The supervisor wrote `exit_status` and is ending, or every writer of its pipe is gone. */
   onExit(): void;
   /** No supervisor was started (the launcher could not open the logs or enter the sandbox). */
@@ -27,8 +27,8 @@ interface Waiter {
   command: string | undefined;
   events: LaunchEvents;
   started: boolean;
-  /** `running` came before `pid` (both are written by different processes). */
-  runningEarly: boolean;
+  /** `running` came before `pid` (both are written by different processes): with its time, if said. */
+  runningEarly: { at: number | undefined } | undefined;
 }
 
 /** One launcher process and the pipe its supervisors write to (which outlives it). */
@@ -59,7 +59,7 @@ class LauncherProcess {
   }
 
   add(key: number, command: string, events: LaunchEvents): void {
-    this.waiting.set(key, { command, events, started: false, runningEarly: false });
+    this.waiting.set(key, { command, events, started: false, runningEarly: undefined });
     this.reference();
     // One write per turn of the event loop for a whole spawn batch, not one per launch.
     if (this.stdin.writableCorked === 0) {
@@ -109,10 +109,12 @@ class LauncherProcess {
     if (word === 'pid' && !waiter.started) {
       waiter.started = true;
       waiter.events.onStarted({ pid: Number(b), startTime: Number(c) }, Number(a));
-      if (waiter.runningEarly) waiter.events.onRunning();
+      if (waiter.runningEarly) waiter.events.onRunning(waiter.runningEarly.at);
     } else if (word === 'running') {
-      if (waiter.started) waiter.events.onRunning();
-      else waiter.runningEarly = true;
+      // `K running MS` from the exec helper, `K running` from the shell chain.
+      const at = a === undefined || !/^\d+$/.test(a) ? undefined : Number(a);
+      if (waiter.started) waiter.events.onRunning(at);
+      else waiter.runningEarly = { at };
     } else if (word === 'exited') {
       this.waiting.delete(Number(key));
       this.reapSoon();

@@ -38,6 +38,8 @@ export class TaskRun {
   private launcher: string[] = [];
   /** Prefixes this launch's lines from its supervisor (see launch-scripts.ts). */
   private launchKey = 0;
+  /** Without the exec helper, a task with a later startAt is handed to the launcher then. */
+  private startTimer: TimerHandle | undefined;
 
   constructor(
     private readonly ctx: RunContext,
@@ -92,7 +94,7 @@ export class TaskRun {
       }
       this.container = await this.ctx.isolator.create(this.task.taskId, this.saved.limits);
       this.launchKey = this.ctx.launcher.reserveKey();
-      this.launcher = launchArgv({ argv, env: this.env, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace, key: this.launchKey, execHelper: this.ctx.execHelper });
+      this.launcher = launchArgv({ argv, env: this.env, user: this.saved.switchUser ? this.saved.user : undefined, pidNamespace: this.ctx.pidNamespace, key: this.launchKey, execHelper: this.ctx.execHelper, startAt: this.task.startAt });
       this.phase = 'ready';
       return true;
     } catch (err) {
@@ -109,9 +111,18 @@ export class TaskRun {
   /**
    * Hands the task to the launcher (in a spawn batch); its supervisor reports itself on the shared
    * pipe (onSupervisor), and launchedWatch polls it from then on in case it dies without a word.
+   * The exec helper holds a task's program until its startAt; the shell chain is handed over then.
    */
   spawn(): void {
     const container = this.container!;
+    const wait = (this.task.startAt ?? 0) - this.ctx.clock.now();
+    if (!this.ctx.execHelper && wait > 0 && !this.killRequested) {
+      this.startTimer = this.ctx.clock.setTimeout(() => {
+        this.startTimer = undefined;
+        this.spawn();
+      }, wait);
+      return;
+    }
     if (this.killRequested) {
       void this.reapContainer().then(() => this.end({ state: 'TASK_KILLED', source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH', message: 'Killed before it started' }));
       return;
@@ -131,7 +142,7 @@ export class TaskRun {
         },
         {
           onStarted: (supervisor, taskPid) => this.onSupervisor(supervisor, taskPid),
-          onRunning: () => this.onRunning(false),
+          onRunning: (at) => this.onRunning(false, at),
           onExit: () => void this.finish(),
           onFailed: (message) => void this.reapContainer().then(() => this.launchFailed(message)),
         },
@@ -180,14 +191,17 @@ export class TaskRun {
     if (this.requestedSignal === 'SIGKILL') this.signal('SIGKILL');
   }
 
-  private onRunning(alreadyReported: boolean): void {
+  /** `at`: when the exec helper said so, by its clock; used when it is not later than now and recent. */
+  private onRunning(alreadyReported: boolean, at?: number): void {
     if (this.running || this.phase === 'finished') return;
     this.running = true;
+    const now = this.ctx.clock.now();
+    const since = at !== undefined && at <= now && now - at < 60_000 ? at : now;
     // Checkpointed with the RUNNING update (or the next one).
-    this.saved.runningAt ??= this.ctx.clock.now();
+    this.saved.runningAt ??= since;
     if (this.requestedSignal) this.signal(this.requestedSignal);
     if (this.killRequested) return;
-    if (!alreadyReported) this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR' });
+    if (!alreadyReported) this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', at: since });
     this.startWatchers();
   }
 
@@ -213,10 +227,17 @@ export class TaskRun {
   kill(graceMs: number): void {
     this.saved.killRequested = true;
     if (this.phase === 'preparing') this.abort.abort();
+    if (this.startTimer) {
+      this.startTimer.cancel();
+      this.startTimer = undefined;
+      this.spawn();
+    }
     if (this.phase === 'spawned') this.terminate(graceMs);
   }
 
   private terminate(graceMs: number): void {
+    // Held until its startAt, the program has not run: nothing to stop gracefully.
+    if (!this.running && (this.task.startAt ?? 0) > this.ctx.clock.now()) graceMs = 0;
     const deadline = this.ctx.clock.now() + Math.max(0, graceMs);
     if (deadline >= this.killDeadline) return;
     this.killDeadline = deadline;
@@ -256,6 +277,7 @@ export class TaskRun {
     if (this.phase === 'finished') return;
     this.phase = 'finished';
     this.killTimer?.cancel();
+    this.startTimer?.cancel();
     this.memorySampler?.cancel();
     this.health?.stop();
     if (this.supervisor) {

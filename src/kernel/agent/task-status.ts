@@ -16,11 +16,13 @@ export interface StatusFields {
   exitCode?: number;
   healthy?: boolean | undefined;
   healthCheckResults?: HealthCheckResult[];
+  /** When it happened (ms), if known better than the moment the agent reports it. */
+  at?: number;
 }
 
-/** A status update to be acknowledged: a fresh uuid, `now` as timestamp, optional fields only when set. */
+/** A status update to be acknowledged: a fresh uuid, `fields.at` or `now` as timestamp, optional fields only when set. */
 export function newStatus(task: Pick<TaskInfo, 'taskId' | 'agentId' | 'frameworkId'>, fields: StatusFields, agentId: string, now: number): TaskStatus {
-  const status: TaskStatus = { taskId: task.taskId, agentId: task.agentId ?? agentId, frameworkId: task.frameworkId, state: fields.state, source: fields.source, timestamp: now, uuid: randomUUID() };
+  const status: TaskStatus = { taskId: task.taskId, agentId: task.agentId ?? agentId, frameworkId: task.frameworkId, state: fields.state, source: fields.source, timestamp: fields.at ?? now, uuid: randomUUID() };
   for (const key of ['reason', 'message', 'exitCode', 'healthy', 'healthCheckResults'] as const) {
     if (fields[key] !== undefined) Object.assign(status, { [key]: fields[key] });
   }

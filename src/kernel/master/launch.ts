@@ -1,7 +1,7 @@
 // Pure validation of an ACCEPT call: do the LAUNCH operations fit in the offers they use?
 import { CorralError } from '../../shared/errors';
 import { addResources, fits, normalizeRanges, subtractResources } from '../sdk/resources';
-import { emptyResources, type Offer, type Operation, type Resources, type TaskInfo } from '../types';
+import { emptyResources, MAX_START_AHEAD_MS, type Offer, type Operation, type Resources, type TaskInfo } from '../types';
 
 const TASK_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -13,9 +13,9 @@ export interface LaunchPlan {
 
 /**
  * `offers` must all belong to one agent and framework (Mesos's rule); `liveTaskIds` are tasks the
- * master already runs, which a new task may not reuse.
+ * master already runs, which a new task may not reuse; `now` bounds a task's startAt.
  */
-export function planLaunch(offers: readonly Offer[], operations: readonly Operation[], liveTaskIds: { has(taskId: string): boolean }): LaunchPlan {
+export function planLaunch(offers: readonly Offer[], operations: readonly Operation[], liveTaskIds: { has(taskId: string): boolean }, now: number): LaunchPlan {
   const first = offers[0];
   if (!first) throw new CorralError('OFFER_NOT_FOUND', 'Accept names no valid offer');
   if (offers.some((o) => o.agentId !== first.agentId)) throw new CorralError('LAUNCH_INVALID', 'All offers of one accept must come from the same agent');
@@ -31,6 +31,9 @@ export function planLaunch(offers: readonly Offer[], operations: readonly Operat
       if (seen.has(launch.taskId) || liveTaskIds.has(launch.taskId)) throw new CorralError('LAUNCH_INVALID', `Task id '${launch.taskId}' is already in use`);
       const need = { ...launch.resources, ports: normalizeRanges(launch.resources.ports) };
       if (need.cpus < 0 || need.mem < 0 || need.disk < 0) throw new CorralError('LAUNCH_INVALID', `Task '${launch.taskId}' asks for negative resources`);
+      if (launch.startAt !== undefined && !(Number.isSafeInteger(launch.startAt) && launch.startAt >= 0 && launch.startAt <= now + MAX_START_AHEAD_MS)) {
+        throw new CorralError('LAUNCH_INVALID', `Task '${launch.taskId}' has startAt ${launch.startAt}: it must be a time in ms since the epoch at most ${MAX_START_AHEAD_MS / 1000} s ahead`);
+      }
       if (!fits(need, left)) throw new CorralError('LAUNCH_INVALID', `Task '${launch.taskId}' does not fit in what is left of the offers on agent ${first.agentId}`);
       left = subtractResources(left, need);
       seen.add(launch.taskId);

@@ -173,7 +173,7 @@ export class Master implements MasterLink {
       throw new CorralError('OFFER_NOT_FOUND', `Offer(s) ${offerIds.filter((id) => !offers.some((o) => o.id === id)).join(', ')} are not outstanding for this framework`);
     }
     try {
-      const plan = planLaunch(offers, operations, this.tasks);
+      const plan = planLaunch(offers, operations, this.tasks, this.opts.clock.now());
       const agent = this.agents.get(offers[0]!.agentId);
       if (!agent) throw errors.agentNotFound(offers[0]!.agentId);
       for (const task of plan.tasks) {

@@ -19,8 +19,9 @@ t.test('with a namespace: setsid unshare as the task user, the init with key and
 
 t.test('with the exec helper: one program, key, mode, user, variable count, variables, argv', async (t) => {
   const env = { A: '1', 'a-b': '$(x)' };
-  t.same(launchArgv({ argv, env, pidNamespace: true, user: { uid: 65534, gid: 65533 }, key: 9, execHelper: '/d/corral-exec' }), ['/d/corral-exec', '9', 'ns', '65534', '65533', '2', 'A=1', 'a-b=$(x)', ...argv]);
-  t.same(launchArgv({ argv, env: {}, pidNamespace: false, key: 9, execHelper: '/d/corral-exec' }), ['/d/corral-exec', '9', 'plain', '-', '-', '0', ...argv]);
+  t.same(launchArgv({ argv, env, pidNamespace: true, user: { uid: 65534, gid: 65533 }, key: 9, execHelper: '/d/corral-exec' }), ['/d/corral-exec', '9', 'ns', '65534', '65533', '-', '2', 'A=1', 'a-b=$(x)', ...argv]);
+  t.same(launchArgv({ argv, env: {}, pidNamespace: false, key: 9, execHelper: '/d/corral-exec' }), ['/d/corral-exec', '9', 'plain', '-', '-', '-', '0', ...argv]);
+  t.same(launchArgv({ argv, env: {}, pidNamespace: true, key: 9, execHelper: '/d/corral-exec', startAt: 1_700_000_000_123 }).slice(5, 7), ['1700000000123', '0'], 'startAt is the exec helper START');
   t.ok(argvSaysRunning({ pidNamespace: false, execHelper: '/d/corral-exec' }));
   t.notOk(argvSaysRunning({ pidNamespace: false, execHelper: undefined }));
 });

@@ -204,20 +204,22 @@ const launch = (...tasks: TaskLaunch[]): Operation[] => [{ type: 'LAUNCH', tasks
 
 t.test('planLaunch fills agent and framework ids and returns what is left', async (t) => {
   const o = offer('o1', 'a1', res(2, 1024, 100, [r(31000, 31009)]));
-  const p = planLaunch([o], launch(task('t1', res(1, 256, 10, [r(31001, 31001), r(31000, 31000)]))), new Set());
+  const p = planLaunch([o], launch(task('t1', res(1, 256, 10, [r(31001, 31001), r(31000, 31000)]))), new Set(), NOW);
   t.equal(p.tasks.length, 1);
   t.match(p.tasks[0], { taskId: 't1', agentId: 'a1', frameworkId: 'fw', name: 't1' });
   t.same(p.tasks[0]!.resources, res(1, 256, 10, [r(31000, 31001)]), 'ports normalized');
   t.same(p.unused, res(1, 768, 90, [r(31002, 31009)]));
 
-  const two = planLaunch([o, offer('o2', 'a1', res(1, 1024))], launch(task('a', res(2, 1024)), task('b', res(1, 1024))), new Set(['other']));
+  const two = planLaunch([o, offer('o2', 'a1', res(1, 1024))], launch(task('a', res(2, 1024)), task('b', res(1, 1024))), new Set(['other']), NOW);
   t.same(two.tasks.map((x) => x.taskId), ['a', 'b'], 'offers of one agent add up');
   t.same(two.unused, res(0, 0, 100, [r(31000, 31009)]));
 
-  const none = planLaunch([o], [], new Set());
+  const none = planLaunch([o], [], new Set(), NOW);
   t.same(none, { tasks: [], unused: o.resources }, 'no operations: the whole offer is unused');
-  const multi = planLaunch([o], [...launch(task('x', res(1, 1))), ...launch(task('y', res(1, 1)))], new Set());
+  const multi = planLaunch([o], [...launch(task('x', res(1, 1))), ...launch(task('y', res(1, 1)))], new Set(), NOW);
   t.same(multi.tasks.map((x) => x.taskId), ['x', 'y'], 'several LAUNCH operations draw on the same offers');
+  const later = planLaunch([o], launch(task('s1', res(1, 1), { startAt: NOW + 60_000 }), task('s2', res(1, 1), { startAt: NOW - 5 })), new Set(), NOW);
+  t.same(later.tasks.map((x) => x.startAt), [NOW + 60_000, NOW - 5], 'a startAt up to 60 s ahead (or past) is kept');
 });
 
 t.test('planLaunch rejects what the offers do not hold', async (t) => {
@@ -240,7 +242,10 @@ t.test('planLaunch rejects what the offers do not hold', async (t) => {
     ['task id of 201 characters', [o], launch(task('x'.repeat(201), res(1, 1))), new Set(), 'LAUNCH_INVALID'],
     ['task id twice in one accept', [o], launch(task('t1', res(0.5, 1)), task('t1', res(0.5, 1))), new Set(), 'LAUNCH_INVALID'],
     ['task id of a live task', [o], launch(task('t1', res(0.5, 1))), new Set(['t1']), 'LAUNCH_INVALID'],
+    ['startAt beyond 60 s ahead', [o], launch(task('t1', res(1, 1), { startAt: NOW + 60_001 })), new Set(), 'LAUNCH_INVALID'],
+    ['startAt negative', [o], launch(task('t1', res(1, 1), { startAt: -1 })), new Set(), 'LAUNCH_INVALID'],
+    ['startAt not an integer', [o], launch(task('t1', res(1, 1), { startAt: NOW + 0.5 })), new Set(), 'LAUNCH_INVALID'],
   ];
-  for (const [name, offers, ops, live, code] of cases) t.throws(() => planLaunch(offers, ops, live), { name: 'CorralError', code }, name);
-  t.doesNotThrow(() => planLaunch([o], launch(task('x'.repeat(200), res(1, 1)), task('A-z_0.9:1', res(1, 1))), new Set()), '200 characters and every allowed character are fine');
+  for (const [name, offers, ops, live, code] of cases) t.throws(() => planLaunch(offers, ops, live, NOW), { name: 'CorralError', code }, name);
+  t.doesNotThrow(() => planLaunch([o], launch(task('x'.repeat(200), res(1, 1)), task('A-z_0.9:1', res(1, 1))), new Set(), NOW), '200 characters and every allowed character are fine');
 });

@@ -1,32 +1,44 @@
 // The next occurrence of every scheduled job in one heap, so the shell wakes for the earliest and
 // takes exactly the jobs due: O(log n) per occurrence, never a scan over all jobs per tick.
-// An entry is valid while it is its job's current next time; others are dropped as they surface.
+// An occurrence is taken `ahead` ms before its time (the shell stages its run early, to start on
+// time); an entry is valid while it is its job's current next time and lead, others are dropped as
+// they surface.
 import { MinHeap } from '../shared/min-heap';
 
 interface Entry {
+  /** When it is taken: the occurrence minus its lead. */
+  key: number;
   at: number;
   job: string;
 }
 
 export class DueQueue {
-  private readonly heap = new MinHeap<Entry>((a, b) => a.at < b.at || (a.at === b.at && a.job < b.job));
-  private readonly next = new Map<string, number>();
+  private readonly heap = new MinHeap<Entry>((a, b) => a.key < b.key || (a.key === b.key && a.job < b.job));
+  private readonly next = new Map<string, { at: number; key: number }>();
 
-  /** The job's next occurrence (ms), or undefined when it has none to wait for (exhausted, disabled, deleted). */
-  set(job: string, at: number | undefined): void {
+  /** `aheadMs`: the default lead, how long before an occurrence its job is taken. */
+  constructor(private readonly aheadMs = 0) {}
+
+  /**
+   * The job's next occurrence (ms), taken `ahead` ms before it; undefined when it has none to wait
+   * for (exhausted, disabled, deleted).
+   */
+  set(job: string, at: number | undefined, ahead = this.aheadMs): void {
     if (at === undefined) {
       this.next.delete(job);
       return;
     }
-    if (this.next.get(job) === at) return;
-    this.next.set(job, at);
-    this.heap.push({ at, job });
+    const key = at - ahead;
+    const current = this.next.get(job);
+    if (current?.at === at && current.key === key) return;
+    this.next.set(job, { at, key });
+    this.heap.push({ key, at, job });
   }
 
-  /** Jobs whose next occurrence is at or before `now`, earliest first; they leave the queue until set again. */
+  /** Jobs whose next occurrence is due by `now` (its lead included), earliest first; they leave the queue until set again. */
   takeDue(now: number): string[] {
     const out: string[] = [];
-    for (let top = this.peekValid(); top && top.at <= now; top = this.peekValid()) {
+    for (let top = this.peekValid(); top && top.key <= now; top = this.peekValid()) {
       this.heap.pop();
       this.next.delete(top.job);
       out.push(top.job);
@@ -34,14 +46,15 @@ export class DueQueue {
     return out;
   }
 
-  /** The earliest next occurrence of any job. */
+  /** When the earliest job is to be taken. */
   earliest(): number | undefined {
-    return this.peekValid()?.at;
+    return this.peekValid()?.key;
   }
 
   private peekValid(): Entry | undefined {
     for (let top = this.heap.peek(); top; top = this.heap.peek()) {
-      if (this.next.get(top.job) === top.at) return top;
+      const current = this.next.get(top.job);
+      if (current?.at === top.at && current.key === top.key) return top;
       this.heap.pop();
     }
     return undefined;

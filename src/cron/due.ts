@@ -71,9 +71,15 @@ export function shouldRetry(attempt: number, retries: number): boolean {
   return attempt <= retries;
 }
 
+/** Since when the current attempt counts against maxCompletionTime: its launch, or its scheduled time when staged ahead of it. */
+export function deadlineBase(r: JobRun): number | undefined {
+  const launched = r.attempts.at(-1)?.launchedAt;
+  return launched === undefined ? undefined : Math.max(launched, r.scheduledAt);
+}
+
 /** Whether a run has been running (since its launch) for longer than its job's maxCompletionTime (ms; 0 = no limit). */
 export function isOverdue(r: JobRun, limitMs: number, now: number): boolean {
-  const since = r.attempts.at(-1)?.launchedAt;
+  const since = deadlineBase(r);
   return limitMs > 0 && since !== undefined && (r.status === 'running' || r.status === 'launching') && now - since > limitMs;
 }
 

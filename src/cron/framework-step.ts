@@ -167,7 +167,14 @@ export class CronStep {
       const cursor = cursors.get(name);
       if (!stored?.schedule || !cursor || cursor.next === undefined || stored.job.disabled) continue;
       const job = stored.job;
-      const plan = planDue(stored.schedule, cursor, now, epsilonMs(job.epsilon), job.missedRuns);
+      // Taken ahead of its time (to be staged early): the concurrency policy can be applied now
+      // only if it says start whatever happens until then; else it is decided at the time.
+      const ahead = cursor.next > now;
+      if (ahead && job.concurrencyPolicy !== 'ALLOW' && book.countOf(name) > 0) {
+        due.set(name, cursor.next, 0);
+        continue;
+      }
+      const plan = planDue(stored.schedule, cursor, Math.max(now, cursor.next), epsilonMs(job.epsilon), job.missedRuns);
       for (const t of plan.missed) batch.runs.push(notRunRecord(name, runIdOf(name, t), t, 'missed', MISSED, now));
       if (plan.uncounted) this.d.logger.warn({ event: 'cron_missed_uncounted', job: name }, 'more missed occurrences than are recorded one by one');
       if (plan.run !== undefined) {
@@ -212,6 +219,8 @@ export class CronStep {
       const offer = job && takeOffer(offers, left, job);
       if (!job || !offer) return false;
       const launch = runTask(job, run, run.attempt);
+      // Staged ahead: its program starts at the scheduled time.
+      if (run.scheduledAt > now) launch.startAt = run.scheduledAt;
       run.status = 'launching';
       run.attempts.push({ attempt: run.attempt, taskId: launch.taskId, agentId: offer.agentId, host: offer.hostname, launchedAt: now });
       book.bindTask(launch.taskId, run);

@@ -8,7 +8,7 @@
 // it re-subscribes with its stored framework id, reconciles the tasks of unfinished runs and
 // follows them to their end.
 import type { SchedulerConnection, SchedulerTransport } from '../kernel/sdk/types';
-import type { Offer, TaskStatus } from '../kernel/types';
+import { MAX_START_AHEAD_MS, type Offer, type TaskStatus } from '../kernel/types';
 import type { Clock, TimerHandle } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import { Dependencies } from './dependencies';
@@ -34,17 +34,26 @@ export interface CronFrameworkOptions {
    * for that long: the rest of the time they go back to the kernel for other frameworks.
    */
   offerLeadMs?: number;
+  /**
+   * How long before its scheduled time a run is created and launched (ms, default 2000, at most
+   * the kernel's MAX_START_AHEAD_MS): its task is staged then and its program starts at the
+   * scheduled time (TaskInfo.startAt), so staging never makes a run late. A job whose
+   * concurrencyPolicy is not ALLOW is staged ahead only while none of its runs is active; otherwise
+   * the policy is applied at the scheduled time. 0 launches every run at its time.
+   */
+  launchAheadMs?: number;
 }
 
 export const DEFAULT_HISTORY_LIMIT = 100;
 export const DEFAULT_OFFER_LEAD_MS = 200;
+export const DEFAULT_LAUNCH_AHEAD_MS = 2000;
 
 export class CronFramework {
   readonly jobs = new Map<string, JobEntry>();
   readonly cursors = new Map<string, Cursor>();
   readonly stats = new Map<string, JobStats>();
   private readonly book = new RunBook();
-  private readonly due = new DueQueue();
+  private readonly due: DueQueue;
   private readonly deps: Dependencies;
   private readonly stepper: CronStep;
   private readonly inbox: Inbox = { updates: [], offers: [], rescinded: [] };
@@ -55,6 +64,9 @@ export class CronFramework {
   private readonly listeners: Array<(run: JobRun) => void> = [];
 
   constructor(private readonly opts: CronFrameworkOptions) {
+    const ahead = opts.launchAheadMs ?? DEFAULT_LAUNCH_AHEAD_MS;
+    if (!(ahead >= 0 && ahead <= MAX_START_AHEAD_MS)) throw new Error(`launchAheadMs must be 0..${MAX_START_AHEAD_MS}`);
+    this.due = new DueQueue(ahead);
     this.deps = new Dependencies({
       repo: opts.repo,
       jobs: this.jobs,
@@ -156,6 +168,12 @@ export class CronFramework {
       this.stats.set(name, this.stats.get(name) ?? emptyStats());
       this.jobIndexed(entry, name);
       for (const r of this.book.ofJob(name)) if (r.status !== 'queued') this.book.watchDeadline(r, entry.stored.job.maxCompletionTime);
+      // Runs staged ahead for occurrences that no longer come (disabled, schedule restarted) do not start.
+      const now = this.opts.clock.now();
+      const early = this.book.ofJob(name).filter((r) => r.trigger === 'schedule' && r.scheduledAt > now && r.status !== 'running');
+      if (early.length > 0 && (entry.stored.job.disabled || cursor)) {
+        await this.writeNow((w) => this.stepper.killRuns(early, 'not started: the job was disabled or its schedule changed before the scheduled time', 'killed', w));
+      }
       this.queueStep();
     });
   }

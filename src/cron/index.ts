@@ -17,6 +17,8 @@ export interface CronOptions {
   logger: Logger;
   leaderUrl: string;
   historyLimit?: number;
+  /** See CronFrameworkOptions.launchAheadMs. */
+  launchAheadMs?: number;
 }
 
 export interface CronRole {
@@ -28,7 +30,8 @@ export interface CronRole {
 
 export async function startCron(opts: CronOptions): Promise<CronRole> {
   const repo = new JobRepo(opts.store);
-  const framework = new CronFramework({ repo, transport: opts.transport, clock: opts.clock, logger: opts.logger, ...(opts.historyLimit ? { historyLimit: opts.historyLimit } : {}) });
+  const { historyLimit, launchAheadMs } = opts;
+  const framework = new CronFramework({ repo, transport: opts.transport, clock: opts.clock, logger: opts.logger, ...(historyLimit ? { historyLimit } : {}), ...(launchAheadMs !== undefined ? { launchAheadMs } : {}) });
   await framework.start();
   const jobs = new JobService(repo, framework, opts.clock);
   return { framework, jobs, routes: (s) => registerCronRoutes(s, { jobs, framework, leaderUrl: opts.leaderUrl }), stop: () => framework.stop() };

@@ -4,7 +4,7 @@
 // maxCompletionTime deadline, each in a heap by time; ended run ids per job for retention. Heaps
 // drop entries lazily: an entry whose run moved on is skipped when it comes out.
 import { MinHeap } from '../shared/min-heap';
-import { isOverdue } from './due';
+import { deadlineBase, isOverdue } from './due';
 import type { JobRun } from './types';
 
 interface Timed {
@@ -86,7 +86,7 @@ export class RunBook {
 
   /** Watches a launched attempt for its job's maxCompletionTime (ms; 0 = no limit). */
   watchDeadline(run: JobRun, limitMs: number): void {
-    const since = run.attempts.at(-1)?.launchedAt;
+    const since = deadlineBase(run);
     if (limitMs > 0 && since !== undefined) this.deadlines.push({ at: since + limitMs + 1, run, attempt: run.attempt });
   }
 

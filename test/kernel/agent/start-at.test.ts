@@ -4,6 +4,7 @@
 // exec helper (which holds the exec itself) and the shell chain (which the agent hands over late).
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { locateExecHelper } from '../../../src/kernel/agent/exec-helper';
 import { newTaskId, shellTask, startAgent } from './helpers/harness';
@@ -15,7 +16,7 @@ for (const chain of chains) {
     const { agent, master, dataDir } = await startAgent(t, { useExecHelper: chain.useExecHelper });
     const id = newTaskId('later');
     const startAt = Date.now() + 1500;
-    agent.launch(shellTask(id, 'date +%s%3N > started', { startAt }));
+    agent.launch(shellTask(id, 'date +%s%3N > started; nice > nice', { startAt }));
     const starting = await master.waitFor(id, 'TASK_STARTING');
     t.ok(starting.timestamp < startAt, 'staged before its time');
     const running = await master.waitFor(id, 'TASK_RUNNING', 10_000);
@@ -25,6 +26,7 @@ for (const chain of chains) {
     await master.waitFor(id, 'TASK_FINISHED', 10_000);
     const ran = Number(readFileSync(join(dataDir, 'sandboxes', id, 'started'), 'utf8'));
     t.ok(ran >= startAt - 2, `the program ran ${ran - startAt} ms after startAt, not before`);
+    t.equal(Number(readFileSync(join(dataDir, 'sandboxes', id, 'nice'), 'utf8')), getPriority(), "at the agent's own priority (held at a raised one)");
   });
 
   t.test(`${chain.name}: a kill before startAt ends the task at once, its program never run`, async (t) => {

@@ -8,7 +8,7 @@
 //   supervisor   the supervisor's pid and start time (written by the supervisor before the task
 //                starts, so no task runs without it)
 //   task.pid     the task's pid (written by the supervisor)
-//   exit_status  the task's `$?` (written by the supervisor, tmp + mv)
+//   exit_status  the task's `$?` (one line written by the supervisor; torn or empty = none)
 //
 // Appends, not rewrites: replacing a file by rename costs 0.2–2 ms on ext4 (it starts writeback),
 // and a launch of 1,000 tasks writes four times per task (STARTING, RUNNING, and their acks). One

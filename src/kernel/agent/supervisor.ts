@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from '../../shared/clock';
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const toolCache = new Map<string, string>();
-/** Absolute path of a system tool (setsid, mv, unshare, setpriv); throws when it is missing. */
+/** Absolute path of a system tool (setsid, env, unshare, setpriv); throws when it is missing. */
 export function systemTool(name: string): string {
   const cached = toolCache.get(name);
   if (cached) return cached;

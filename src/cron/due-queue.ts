@@ -1,8 +1,10 @@
 // The next occurrence of every scheduled job in one heap, so the shell wakes for the earliest and
 // takes exactly the jobs due: O(log n) per occurrence, never a scan over all jobs per tick.
 // An occurrence is taken `ahead` ms before its time (the shell stages its run early, to start on
-// time); an entry is valid while it is its job's current next time and lead, others are dropped as
-// they surface.
+// time), plus a fixed share of `spreadMs` per job (a hash of its name), so that the runs of many
+// jobs due at the same second are staged over a window rather than in one burst of work that would
+// land on the moment earlier runs start. An entry is valid while it is its job's current next time
+// and lead, others are dropped as they surface.
 import { MinHeap } from '../shared/min-heap';
 
 interface Entry {
@@ -16,19 +18,22 @@ export class DueQueue {
   private readonly heap = new MinHeap<Entry>((a, b) => a.key < b.key || (a.key === b.key && a.job < b.job));
   private readonly next = new Map<string, { at: number; key: number }>();
 
-  /** `aheadMs`: the default lead, how long before an occurrence its job is taken. */
-  constructor(private readonly aheadMs = 0) {}
+  /** `aheadMs`: the default lead, how long before an occurrence its job is taken; `spreadMs`: see the file comment. */
+  constructor(
+    private readonly aheadMs = 0,
+    private readonly spreadMs = 0,
+  ) {}
 
   /**
-   * The job's next occurrence (ms), taken `ahead` ms before it; undefined when it has none to wait
-   * for (exhausted, disabled, deleted).
+   * The job's next occurrence (ms), taken `ahead` ms (and the job's share of the spread, when
+   * ahead) before it; undefined when it has none to wait for (exhausted, disabled, deleted).
    */
   set(job: string, at: number | undefined, ahead = this.aheadMs): void {
     if (at === undefined) {
       this.next.delete(job);
       return;
     }
-    const key = at - ahead;
+    const key = at - (ahead > 0 ? ahead + spreadOf(job, this.spreadMs) : 0);
     const current = this.next.get(job);
     if (current?.at === at && current.key === key) return;
     this.next.set(job, { at, key });
@@ -59,4 +64,12 @@ export class DueQueue {
     }
     return undefined;
   }
+}
+
+/** The job's fixed place in [0, spreadMs): FNV-1a of its name. */
+export function spreadOf(job: string, spreadMs: number): number {
+  if (spreadMs <= 0) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < job.length; i++) h = Math.imul(h ^ job.charCodeAt(i), 0x01000193) >>> 0;
+  return h % Math.floor(spreadMs);
 }

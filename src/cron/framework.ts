@@ -42,11 +42,19 @@ export interface CronFrameworkOptions {
    * the policy is applied at the scheduled time. 0 launches every run at its time.
    */
   launchAheadMs?: number;
+  /**
+   * Runs staged ahead are staged up to this much earlier still, each job at its own fixed place in
+   * the window (ms, default 1000; launchAheadMs + launchSpreadMs at most MAX_START_AHEAD_MS), so the
+   * work of staging many runs due at one second is spread out instead of landing on the moment
+   * earlier runs start.
+   */
+  launchSpreadMs?: number;
 }
 
 export const DEFAULT_HISTORY_LIMIT = 100;
 export const DEFAULT_OFFER_LEAD_MS = 200;
 export const DEFAULT_LAUNCH_AHEAD_MS = 2000;
+export const DEFAULT_LAUNCH_SPREAD_MS = 1000;
 
 export class CronFramework {
   readonly jobs = new Map<string, JobEntry>();
@@ -65,8 +73,9 @@ export class CronFramework {
 
   constructor(private readonly opts: CronFrameworkOptions) {
     const ahead = opts.launchAheadMs ?? DEFAULT_LAUNCH_AHEAD_MS;
-    if (!(ahead >= 0 && ahead <= MAX_START_AHEAD_MS)) throw new Error(`launchAheadMs must be 0..${MAX_START_AHEAD_MS}`);
-    this.due = new DueQueue(ahead);
+    const spread = opts.launchSpreadMs ?? DEFAULT_LAUNCH_SPREAD_MS;
+    if (!(ahead >= 0 && spread >= 0 && ahead + spread <= MAX_START_AHEAD_MS)) throw new Error(`launchAheadMs + launchSpreadMs must be 0..${MAX_START_AHEAD_MS}`);
+    this.due = new DueQueue(ahead, spread);
     this.deps = new Dependencies({
       repo: opts.repo,
       jobs: this.jobs,

@@ -17,8 +17,9 @@ export interface CronOptions {
   logger: Logger;
   leaderUrl: string;
   historyLimit?: number;
-  /** See CronFrameworkOptions.launchAheadMs. */
+  /** See CronFrameworkOptions. */
   launchAheadMs?: number;
+  launchSpreadMs?: number;
 }
 
 export interface CronRole {
@@ -30,8 +31,16 @@ export interface CronRole {
 
 export async function startCron(opts: CronOptions): Promise<CronRole> {
   const repo = new JobRepo(opts.store);
-  const { historyLimit, launchAheadMs } = opts;
-  const framework = new CronFramework({ repo, transport: opts.transport, clock: opts.clock, logger: opts.logger, ...(historyLimit ? { historyLimit } : {}), ...(launchAheadMs !== undefined ? { launchAheadMs } : {}) });
+  const { historyLimit, launchAheadMs, launchSpreadMs } = opts;
+  const framework = new CronFramework({
+    repo,
+    transport: opts.transport,
+    clock: opts.clock,
+    logger: opts.logger,
+    ...(historyLimit ? { historyLimit } : {}),
+    ...(launchAheadMs !== undefined ? { launchAheadMs } : {}),
+    ...(launchSpreadMs !== undefined ? { launchSpreadMs } : {}),
+  });
   await framework.start();
   const jobs = new JobService(repo, framework, opts.clock);
   return { framework, jobs, routes: (s) => registerCronRoutes(s, { jobs, framework, leaderUrl: opts.leaderUrl }), stop: () => framework.stop() };

@@ -3,6 +3,7 @@
 // while none of its runs is active; a run staged for an occurrence that no longer comes (the job
 // was disabled) is killed before it starts; maxCompletionTime counts from the scheduled time.
 import t from 'tap';
+import { DueQueue, spreadOf } from '../../src/cron/due-queue';
 import { cronStack, START } from './helpers/cron-stack';
 
 const job = (name: string, more: Record<string, unknown> = {}) => ({ name, command: 'work', mem: 16, disk: 1, cpus: 0.1, schedule: '*/2 * * * * *', ...more });
@@ -90,4 +91,21 @@ t.test('maxCompletionTime counts from the scheduled time, not from an early laun
   t.equal(s.agent.killed.length, 0, 'not killed 2.4 s after launch: 1.4 s after its time');
   await s.settle(200);
   t.equal(s.agent.killed.length, 1, 'killed past 1.5 s after its time');
+});
+
+t.test('DueQueue: jobs due at one time are taken over the spread window, each at its own fixed place', async (t) => {
+  const q = new DueQueue(2000, 1000);
+  const names = Array.from({ length: 200 }, (_, i) => `job-${i}`);
+  for (const n of names) q.set(n, 10_000);
+  t.same(q.takeDue(6_999), [], 'nothing before ahead + spread');
+  const takenAt = new Map<string, number>();
+  for (let now = 7_000; now <= 8_000; now += 100) for (const n of q.takeDue(now)) takenAt.set(n, now);
+  t.equal(takenAt.size, 200, 'all taken by ahead');
+  const perSlice = new Map<number, number>();
+  for (const at of takenAt.values()) perSlice.set(at, (perSlice.get(at) ?? 0) + 1);
+  t.ok(Math.max(...perSlice.values()) < 60, `spread out: at most ${Math.max(...perSlice.values())} of 200 in one 100 ms slice`);
+  for (const n of names) t.equal(spreadOf(n, 1000), spreadOf(n, 1000));
+  q.set('held', 10_000, 0);
+  t.same(q.takeDue(9_999), [], 'a job set without a lead is taken at its time');
+  t.same(q.takeDue(10_000), ['held']);
 });

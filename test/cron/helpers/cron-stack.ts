@@ -19,7 +19,7 @@ export const TOKEN = 'test-token';
 export const START = Date.UTC(2026, 0, 1);
 
 /** `launchAheadMs` defaults to 0 here (runs launch at their time); the staging-ahead tests set it. */
-export async function cronStack(t: Test, opts: { historyLimit?: number; store?: MemoryStore; clock?: FakeClock; launchAheadMs?: number } = {}) {
+export async function cronStack(t: Test, opts: { historyLimit?: number; store?: MemoryStore; clock?: FakeClock; launchAheadMs?: number; launchSpreadMs?: number } = {}) {
   const clock = opts.clock ?? new FakeClock(START);
   const store = opts.store ?? new MemoryStore();
   let master!: Master;
@@ -31,7 +31,7 @@ export async function cronStack(t: Test, opts: { historyLimit?: number; store?: 
     master = new Master({ clock, logger: silentLogger(), allocationIntervalMs: 1000, agentReregisterMs: 60_000 });
     master.start();
     master.registerAgent(agent.info, agent);
-    cron = await startCron({ store, transport: inProcessTransport(master), clock, logger: silentLogger(), leaderUrl: 'http://127.0.0.1:5050', launchAheadMs: opts.launchAheadMs ?? 0, ...(opts.historyLimit ? { historyLimit: opts.historyLimit } : {}) });
+    cron = await startCron({ store, transport: inProcessTransport(master), clock, logger: silentLogger(), leaderUrl: 'http://127.0.0.1:5050', launchAheadMs: opts.launchAheadMs ?? 0, launchSpreadMs: opts.launchSpreadMs ?? 0, ...(opts.historyLimit ? { historyLimit: opts.historyLimit } : {}) });
     server = createApiServer({ token: TOKEN, logger: silentLogger(), metrics: createMetrics({ processMetrics: false }), routes: [cron.routes] });
   };
   const shutdown = async () => {

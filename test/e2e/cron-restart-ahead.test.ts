@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { isAlive, removeEmptyCorralCgroups, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
+import { removeEmptyCorralCgroups, waitFor } from '../helpers/corral-process';
+import { CrashableCorral } from '../helpers/crashable-corral';
 
 interface Run {
   id: string;
@@ -20,21 +21,17 @@ const dataDir = mkdtempSync(join(tmpdir(), 'corral-cron-ahead-'));
 // Where each run's program writes when it ran (tasks run as nobody).
 const ranDir = mkdtempSync(join(tmpdir(), 'corral-cron-ahead-ran-'));
 chmodSync(ranDir, 0o777);
-let corral: RunningCorral | undefined;
+const corral = new CrashableCorral(dataDir);
 t.teardown(async () => {
-  await corral?.stop();
+  await corral.stop();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(ranDir, { recursive: true, force: true });
   removeEmptyCorralCgroups();
 });
 
 t.test('kill -9 while runs are staged ahead: they start on time while corral is down, none twice', async (t) => {
-  corral = await startCorral(dataDir);
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(corral!.url + path, { method, headers: { authorization: `Bearer ${corral!.token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  await corral.start();
+  const { api } = corral;
   const command = `date +%s%3N > ${ranDir}/$CORRAL_JOB_RUN_ID`;
   await api('POST', '/api/v1/jobs', { name: 'tick', command, schedule: '* * * * * *', concurrencyPolicy: 'ALLOW', epsilon: 'PT30S', cpus: 0.05, mem: 16, disk: 0 });
   const runs = async () => (await api<{ runs: Run[] }>('GET', '/api/v1/jobs/tick/runs?limit=1000')).runs;
@@ -42,14 +39,7 @@ t.test('kill -9 while runs are staged ahead: they start on time while corral is 
   // A run launched for a time still to come (staged ahead); its supervisor is started a few ms later.
   await waitFor('runs staged ahead', 30_000, async () => ((await runs()).filter((r) => r.status === 'launching' && Date.parse(r.scheduledAt) > Date.now() + 1500).length >= 1 ? true : undefined));
   await new Promise((r) => setTimeout(r, 300));
-  const pid = corral.proc.pid!;
-  corral.proc.kill('SIGKILL');
-  await waitFor('corral up to die', 10_000, () => (isAlive(pid) ? undefined : true));
-  const downAt = Date.now();
-  await new Promise((r) => setTimeout(r, 5000));
-  const restartAt = Date.now();
-  corral = await startCorral(dataDir);
-  const upAt = Date.now();
+  const { downAt, restartAt, upAt } = await corral.killAndRestart(5000);
 
   await waitFor('runs after the restart', 40_000, async () => ((await runs()).filter((r) => r.status === 'succeeded' && Date.parse(r.scheduledAt) > upAt).length >= 2 ? true : undefined));
   const all = (await runs()).reverse();

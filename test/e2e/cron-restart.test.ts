@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { isAlive, removeEmptyCorralCgroups, startCorral, waitFor, type RunningCorral } from '../helpers/corral-process';
+import { removeEmptyCorralCgroups, waitFor } from '../helpers/corral-process';
+import { CrashableCorral } from '../helpers/crashable-corral';
 
 interface Run {
   id: string;
@@ -20,9 +21,9 @@ interface Run {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'corral-cron-restart-'));
-let corral: RunningCorral | undefined;
+const corral = new CrashableCorral(dataDir);
 t.teardown(async () => {
-  await corral?.stop();
+  await corral.stop();
   rmSync(dataDir, { recursive: true, force: true });
   removeEmptyCorralCgroups();
 });
@@ -30,26 +31,15 @@ t.teardown(async () => {
 const PERIOD = 2000;
 
 t.test('kill -9 mid-run and restart 5 s later: no occurrence skipped silently, none run twice', async (t) => {
-  corral = await startCorral(dataDir);
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(corral!.url + path, { method, headers: { authorization: `Bearer ${corral!.token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  await corral.start();
+  const { api } = corral;
   // Each run takes 6 s; FORBID (Chronos's concurrent: false) skips occurrences while one runs.
   const start = new Date(Math.ceil((Date.now() + 1500) / PERIOD) * PERIOD).toISOString();
   await api('POST', '/v1/scheduler/iso8601', { name: 'every2', command: 'sleep 6', schedule: `R/${start}/PT2S`, epsilon: 'PT30S', cpus: 0.1, mem: 32, disk: 0 });
   const runs = async () => (await api<{ runs: Run[] }>('GET', '/api/v1/jobs/every2/runs?limit=1000')).runs;
 
   const interrupted = await waitFor('a run in progress', 30_000, async () => (await runs()).find((r) => r.status === 'running' && r.startedAt !== null && Date.now() - Date.parse(r.startedAt) > 1000));
-  const pid = corral.proc.pid!;
-  corral.proc.kill('SIGKILL');
-  await waitFor('corral up to die', 10_000, () => (isAlive(pid) ? undefined : true));
-  const downAt = Date.now();
-  await new Promise((r) => setTimeout(r, 5000));
-  const restartAt = Date.now();
-  corral = await startCorral(dataDir);
-  const upAt = Date.now();
+  const { downAt, restartAt, upAt } = await corral.killAndRestart(5000);
 
   const ended = await waitFor('the interrupted run to end', 30_000, async () => (await runs()).find((r) => r.id === interrupted.id && r.endedAt !== null));
   t.equal(ended.status, 'succeeded', 'the interrupted run succeeded');

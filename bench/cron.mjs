@@ -103,6 +103,8 @@ async function main() {
     const taskIds = new Set();
     let duplicates = 0;
     let runningInWindow = 0;
+    // Where the tail is: per scheduled second, how many runs were over 100 ms late, and the worst.
+    const bySecond = new Map();
     for (const name of names) {
       const { runs } = await api('GET', `/api/v1/jobs/${name}/runs?limit=1000`);
       const inWindow = runs.filter((r) => Date.parse(r.scheduledAt) >= windowStart && Date.parse(r.scheduledAt) < windowEnd);
@@ -118,6 +120,10 @@ async function main() {
         if (r.status === 'missed' || r.status === 'skipped') recordedMissed++;
         else if (r.startedAt) {
           late.push(Date.parse(r.startedAt) - Date.parse(r.scheduledAt));
+          const second = bySecond.get(r.scheduledAt) ?? { over100: 0, max: 0 };
+          second.over100 += late.at(-1) > 100 ? 1 : 0;
+          second.max = Math.max(second.max, late.at(-1));
+          bySecond.set(r.scheduledAt, second);
           if (Date.parse(r.startedAt) >= windowStart && Date.parse(r.startedAt) < windowEnd) runningInWindow++;
           const a = r.attempts[0];
           phases.created.push(Date.parse(r.createdAt) - Date.parse(r.scheduledAt));
@@ -139,6 +145,12 @@ async function main() {
       phasesMs: { scheduledToCreated: spread(phases.created), createdToLaunched: spread(phases.launched), launchedToRunning: spread(phases.running) },
       // What the node sustained: runs that reached TASK_RUNNING within the window, per second.
       runningPerSecond: Number((runningInWindow / SECONDS).toFixed(1)),
+      // Seconds of the window with any run over 100 ms late, and the worst three (s after the window opened).
+      secondsWithLateRuns: [...bySecond.values()].filter((v) => v.over100 > 0).length,
+      worstSeconds: [...bySecond]
+        .sort((a, b) => b[1].over100 - a[1].over100 || b[1].max - a[1].max)
+        .slice(0, 3)
+        .map(([at, v]) => ({ second: (Date.parse(at) - windowStart) / 1000, over100ms: v.over100, maxMs: v.max })),
       missed: missed + recordedMissed,
       missedNoRecord: missed,
       recordedMissedOrSkipped: recordedMissed,
@@ -153,6 +165,8 @@ async function main() {
     row('lateness to TASK_RUNNING p99 (ms)', figures.latenessMs.p99, figures.latenessMs.p99 < 100);
     row('runs reaching TASK_RUNNING per second in the window', figures.runningPerSecond);
     for (const [what, v] of Object.entries(figures.phasesMs)) row(`  ${what} p50 / p99 / max (ms)`, `${v.p50} / ${v.p99} / ${v.max}`);
+    row('seconds with a run over 100 ms late', `${figures.secondsWithLateRuns}/${SECONDS}`);
+    row('  worst seconds (s: runs over 100 ms, max ms)', figures.worstSeconds.map((w) => `${w.second}: ${w.over100ms}, ${w.maxMs}`).join('; '));
     row('missed (absent + recorded missed/skipped)', figures.missed, figures.missed === 0);
     row('duplicate run or task ids', duplicates, duplicates === 0);
     row('node-cron callback lateness p50 (ms)', figures.nodeCron.latenessMs.p50);

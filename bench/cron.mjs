@@ -138,6 +138,7 @@ async function main() {
     const figures = {
       jobs: N,
       seconds: SECONDS,
+      windowStart: new Date(windowStart).toISOString(),
       expectedRuns: N * SECONDS,
       lateEnabledJobs: names.filter((n) => enabledAt.get(n) > windowStart).length,
       runsStarted: late.length,

@@ -111,8 +111,11 @@ export class Cgroup1Isolator implements Isolator {
     try {
       // Off the event loop, all hierarchies at once: a cgroup mkdir waits for the kernel's cgroup lock.
       created.push(...(await makeDirsAsync(distinct(dirs))));
-      await this.applyLimits(dirs, limits);
-      const baseline = (await readKeyed(join(dirs.memory, 'memory.oom_control')))?.oom_kill ?? 0;
+      // A cgroup made just now has the kernel's defaults (period 100 ms, memsw unlimited, no OOM
+      // kill yet), so its values need not be read first; one left by a crash is read.
+      const fresh = created.includes(dirs.cpu) && created.includes(dirs.memory);
+      await this.applyLimits(dirs, limits, fresh);
+      const baseline = fresh ? 0 : ((await readKeyed(join(dirs.memory, 'memory.oom_control')))?.oom_kill ?? 0);
       return new Cgroup1Container(taskId, limits, dirs, baseline, this.clock);
     } catch (err) {
       await removeDirs(created);
@@ -137,12 +140,15 @@ export class Cgroup1Isolator implements Isolator {
 
   /** Whether the kernel has CFS bandwidth control (the same for every cgroup; probed once). */
   private cfs: boolean | undefined;
+  /** Whether the kernel accounts swap (memory.memsw.*; the same for every cgroup; probed once). */
+  private memsw: boolean | undefined;
 
-  private async applyLimits(dirs: Dirs, limits: ContainerLimits): Promise<void> {
+  private async applyLimits(dirs: Dirs, limits: ContainerLimits, fresh: boolean): Promise<void> {
     await writeValue(join(dirs.cpu, 'cpu.shares'), cpuShares(limits.cpus));
     this.cfs ??= await exists(join(dirs.cpu, 'cpu.cfs_quota_us'));
     if (this.cfs) {
-      await writeValue(join(dirs.cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
+      // A fresh cgroup's period is the kernel's default, which is CFS_PERIOD_US.
+      if (!fresh) await writeValue(join(dirs.cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
       await writeValue(join(dirs.cpu, 'cpu.cfs_quota_us'), cfsQuotaUs(limits.cpus));
     } else {
       this.logger.warn({ event: 'isolation.cfs_missing', dir: dirs.cpu }, 'kernel lacks CFS bandwidth control; cpus are shares only');
@@ -151,7 +157,9 @@ export class Cgroup1Isolator implements Isolator {
     const bytes = memLimitBytes(limits.memMb);
     const memsw = join(dirs.memory, 'memory.memsw.limit_in_bytes');
     const limit = join(dirs.memory, 'memory.limit_in_bytes');
-    const currentMemsw = await readNumber(memsw);
+    this.memsw ??= await exists(memsw);
+    // Fresh, memsw is unlimited: the limit can go first.
+    const currentMemsw = !this.memsw ? undefined : fresh ? Infinity : await readNumber(memsw);
     if (currentMemsw === undefined) await writeValue(limit, bytes);
     else if (bytes > currentMemsw) await writeValue(memsw, bytes).then(() => writeValue(limit, bytes));
     else await writeValue(limit, bytes).then(() => writeValue(memsw, bytes));

@@ -2,7 +2,7 @@
 // memory limit OOM-kills and is reported, CPU is throttled to the quota, a fork bomb stops at the
 // pids limit and dies whole, statistics are sane, and a new isolator re-adopts a running task.
 import t from 'tap';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../../src/shared/logger';
@@ -57,6 +57,22 @@ t.test('create writes the limits, refuses bad ids and limits, and destroy remove
   for (const dir of iso.parentDirs()) t.notOk(await dirExists(join(dir, 'limits')));
   await t.rejects(iso.create('..', { cpus: 1, memMb: 1, pids: 1 }), { code: 'INVALID_REQUEST' });
   await t.rejects(iso.create('x', { cpus: 0, memMb: 1, pids: 1 }), { code: 'INVALID_REQUEST' });
+});
+
+t.test('a cgroup left from before (not made now) gets every value written, whatever it held', async (t) => {
+  const iso = await isolator();
+  for (const dir of iso.parentDirs()) mkdirSync(join(dir, 'left'));
+  const file = (ctl: 'cpu' | 'memory', name: string) => join(iso.parents[ctl], 'left', name);
+  writeFileSync(file('cpu', 'cpu.cfs_period_us'), '50000');
+  writeFileSync(file('memory', 'memory.limit_in_bytes'), String(16 * 1024 * 1024));
+  const swap = existsSync(file('memory', 'memory.memsw.limit_in_bytes'));
+  if (swap) writeFileSync(file('memory', 'memory.memsw.limit_in_bytes'), String(16 * 1024 * 1024));
+  const c = await iso.create('left', { cpus: 0.5, memMb: 48, pids: 33 });
+  t.equal(readFileSync(file('cpu', 'cpu.cfs_period_us'), 'utf8').trim(), '100000');
+  t.equal(readFileSync(file('cpu', 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+  t.equal(readFileSync(file('memory', 'memory.limit_in_bytes'), 'utf8').trim(), String(48 * 1024 * 1024), 'raised past the old memsw');
+  if (swap) t.equal(readFileSync(file('memory', 'memory.memsw.limit_in_bytes'), 'utf8').trim(), String(48 * 1024 * 1024));
+  await c.destroy();
 });
 
 t.test('a parent cgroup removed under the isolator (an empty one, by someone’s clean-up) is made again', async (t) => {

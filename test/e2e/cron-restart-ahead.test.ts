@@ -73,3 +73,24 @@ t.test('kill -9 while runs are staged ahead: they start on time while corral is 
   for (const r of all) if (r.status === 'succeeded') t.ok(existsSync(join(ranDir, r.id)), `${r.id} left its mark`);
   await api('DELETE', '/api/v1/jobs/tick');
 });
+
+t.test('kill -9 and an immediate restart while a run is still held: it is reported running at its time, not at the restart', async (t) => {
+  await corral.start();
+  const { api } = corral;
+  const command = `date +%s%3N > ${ranDir}/$CORRAL_JOB_RUN_ID`;
+  await api('POST', '/api/v1/jobs', { name: 'soon', command, schedule: '* * * * * *', concurrencyPolicy: 'ALLOW', epsilon: 'PT30S', cpus: 0.05, mem: 16, disk: 0 });
+  const runs = async () => (await api<{ runs: Run[] }>('GET', '/api/v1/jobs/soon/runs?limit=1000')).runs;
+  // A run staged at least 2.2 s ahead, so that it is still held when the new process has started.
+  const held = await waitFor('a run staged well ahead', 30_000, async () => (await runs()).find((r) => r.status === 'launching' && Date.parse(r.scheduledAt) > Date.now() + 2200));
+  await new Promise((r) => setTimeout(r, 200));
+  const { upAt } = await corral.killAndRestart(0);
+  if (upAt >= Date.parse(held.scheduledAt)) t.comment(`the restart took until after ${held.id} was due; the held case was not reached`);
+  const ended = await waitFor(`run ${held.id} to end`, 20_000, async () => (await runs()).find((r) => r.id === held.id && r.endedAt !== null));
+  t.equal(ended.status, 'succeeded');
+  t.equal(ended.attempts.length, 1, 'one attempt');
+  const started = ended.attempts[0]!.startedAt;
+  t.ok(started !== null && Date.parse(started) >= Date.parse(held.scheduledAt) - 5, `TASK_RUNNING at ${started === null ? 'never' : Date.parse(started) - Date.parse(held.scheduledAt)} ms after its time, not at the restart`);
+  const ran = Number(readFileSync(join(ranDir, held.id), 'utf8')) - Date.parse(held.scheduledAt);
+  t.ok(ran >= -5 && ran < 1000, `its program ran ${ran} ms after its time`);
+  await api('DELETE', '/api/v1/jobs/soon');
+});

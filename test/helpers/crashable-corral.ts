@@ -15,7 +15,9 @@ export class CrashableCorral {
 
   constructor(readonly dataDir: string) {}
 
+  /** Starts `corral up` (stopping the one running, if any). */
   async start(): Promise<void> {
+    await this.current?.stop();
     this.current = await startCorral(this.dataDir);
   }
 
@@ -35,7 +37,7 @@ export class CrashableCorral {
     const downAt = Date.now();
     await new Promise((r) => setTimeout(r, downMs));
     const restartAt = Date.now();
-    await this.start();
+    this.current = await startCorral(this.dataDir);
     return { downAt, restartAt, upAt: Date.now() };
   }
 

@@ -40,6 +40,8 @@ export class TaskRun {
   private launchKey = 0;
   /** Without the exec helper, a task with a later startAt is handed to the launcher then. */
   private startTimer: TimerHandle | undefined;
+  /** An adopted task still held until its startAt is running from then (its word went to the old agent). */
+  private heldTimer: TimerHandle | undefined;
 
   constructor(
     private readonly ctx: RunContext,
@@ -172,8 +174,11 @@ export class TaskRun {
     this.ctx.watch.watch(supervisor, () => void this.finish());
     if (taskPid !== undefined) {
       this.onTaskPid(taskPid);
-      // Whether the program got exec'd before the agent died is unknown; the task is there.
-      this.onRunning(stillRunningState);
+      // Whether the program got exec'd before the agent died is unknown; the task is there, unless
+      // it is still held until its startAt.
+      const held = (this.task.startAt ?? 0) - this.ctx.clock.now();
+      if (!stillRunningState && held > 0) this.heldTimer = this.ctx.clock.setTimeout(() => this.onRunning(false, this.task.startAt), held);
+      else this.onRunning(stillRunningState);
     }
     if (this.killRequested) this.terminate((this.task.killGracePeriodSeconds ?? this.ctx.killGraceSeconds) * 1000);
   }
@@ -278,6 +283,7 @@ export class TaskRun {
     this.phase = 'finished';
     this.killTimer?.cancel();
     this.startTimer?.cancel();
+    this.heldTimer?.cancel();
     this.memorySampler?.cancel();
     this.health?.stop();
     if (this.supervisor) {

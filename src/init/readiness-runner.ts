@@ -2,7 +2,7 @@
 // a readiness check that has not passed it, an HTTP GET every intervalSeconds until one answers
 // with a ready status; then the controller marks the task ready. Init runs these, as Marathon does:
 // they gate deployments, they never kill anything.
-import type { Clock, TimerHandle } from '../shared/clock';
+import { timeoutAfterTurn, type Clock, type TimerHandle } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import type { InitController } from './controller';
 import { awaitsReadiness, readinessUrl, type ReadinessResult } from './readiness';
@@ -110,10 +110,10 @@ export class ReadinessRunner {
   }
 }
 
-/** The default HttpGet: fetch, aborted by the injected clock after `timeoutMs`. */
+/** The default HttpGet: fetch, aborted by the injected clock one loop turn after `timeoutMs` (timeoutAfterTurn). */
 async function httpGet(url: string, timeoutMs: number, clock: Clock): Promise<HttpAnswer> {
   const abort = new AbortController();
-  const timer = clock.setTimeout(() => abort.abort(), timeoutMs);
+  const timer = timeoutAfterTurn(clock, timeoutMs, () => abort.abort());
   try {
     const res = await fetch(url, { signal: abort.signal, redirect: 'manual' });
     const body = await res.text();

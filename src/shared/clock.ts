@@ -32,6 +32,24 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/**
+ * A timeout that expires one turn of the event loop after it is due. When this process's loop
+ * stalls (a long GC, a loaded machine) past the due time, the timer and the other side's answer,
+ * which arrived meanwhile, are ready in the same turn, and Node runs timers before it reads
+ * sockets: expiring at once would blame the other side for our delay (Marathon's "health checks
+ * kill healthy services"). The extra turn lets an answer that is already there be read first.
+ */
+export function timeoutAfterTurn(clock: Clock, ms: number, expire: () => void): TimerHandle {
+  let last: TimerHandle | undefined;
+  const due = clock.setTimeout(() => (last = clock.setTimeout(expire, 0)), ms);
+  return {
+    cancel: () => {
+      due.cancel();
+      last?.cancel();
+    },
+  };
+}
+
 interface FakeTimer {
   due: number;
   seq: number;

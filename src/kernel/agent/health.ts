@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { Clock, TimerHandle } from '../../shared/clock';
+import { timeoutAfterTurn, type Clock, type TimerHandle } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import type { HealthCheck, HealthCheckResult } from '../types';
 import { healthChanged, healthReport, httpOutcome, nextResult, type HealthOutcome, type HealthReport } from './health-result';
@@ -100,7 +100,8 @@ export class HealthMonitor {
       return;
     }
     const abort = new AbortController();
-    const timeout = probeTimeout(this.opts.clock, check.timeoutSeconds * 1000, () => abort.abort(`timed out after ${check.timeoutSeconds} s`));
+    // Fails the probe one loop turn after it is due (timeoutAfterTurn): a stalled agent does not blame the task.
+    const timeout = timeoutAfterTurn(this.opts.clock, check.timeoutSeconds * 1000, () => abort.abort(`timed out after ${check.timeoutSeconds} s`));
     const done = runProbe(check, this.opts, abort.signal)
       .catch((err: unknown): HealthOutcome => ({ status: 'fail', cause: err instanceof Error ? err.message : String(err) }))
       .then((outcome) => {
@@ -134,24 +135,6 @@ export class HealthMonitor {
       this.opts.logger.error({ event: 'health_change_handler_failed', err }, 'health change handler threw');
     }
   }
-}
-
-/**
- * The probe's timeout, which fails it one turn of the event loop after it is due. When the agent's
- * own loop stalls (a long GC, a loaded machine) past the due time, the timer and the task's reply,
- * which arrived meanwhile, are ready in the same turn, and Node runs timers before reading sockets:
- * failing at once would blame the task for the agent's delay (Marathon's "health checks kill
- * healthy services"). The extra turn lets a reply that is already there be read first.
- */
-function probeTimeout(clock: Clock, ms: number, expire: () => void): TimerHandle {
-  let last: TimerHandle | undefined;
-  const due = clock.setTimeout(() => (last = clock.setTimeout(expire, 0)), ms);
-  return {
-    cancel: () => {
-      due.cancel();
-      last?.cancel();
-    },
-  };
 }
 
 type ProbeTarget = Pick<HealthMonitorOptions, 'host' | 'env' | 'cwd' | 'user'>;

@@ -29,12 +29,17 @@ t.teardown(async () => {
   removeEmptyCorralCgroups();
 });
 
+/** Adds job `name` firing every second (ALLOW), whose program writes when it ran to ranDir; its runs' reader. */
+async function everySecond(name: string): Promise<() => Promise<Run[]>> {
+  const command = `date +%s%3N > ${ranDir}/$CORRAL_JOB_RUN_ID`;
+  await corral.api('POST', '/api/v1/jobs', { name, command, schedule: '* * * * * *', concurrencyPolicy: 'ALLOW', epsilon: 'PT30S', cpus: 0.05, mem: 16, disk: 0 });
+  return async () => (await corral.api<{ runs: Run[] }>('GET', `/api/v1/jobs/${name}/runs?limit=1000`)).runs;
+}
+
 t.test('kill -9 while runs are staged ahead: they start on time while corral is down, none twice', async (t) => {
   await corral.start();
   const { api } = corral;
-  const command = `date +%s%3N > ${ranDir}/$CORRAL_JOB_RUN_ID`;
-  await api('POST', '/api/v1/jobs', { name: 'tick', command, schedule: '* * * * * *', concurrencyPolicy: 'ALLOW', epsilon: 'PT30S', cpus: 0.05, mem: 16, disk: 0 });
-  const runs = async () => (await api<{ runs: Run[] }>('GET', '/api/v1/jobs/tick/runs?limit=1000')).runs;
+  const runs = await everySecond('tick');
 
   // A run launched for a time still to come (staged ahead); its supervisor is started a few ms later.
   await waitFor('runs staged ahead', 30_000, async () => ((await runs()).filter((r) => r.status === 'launching' && Date.parse(r.scheduledAt) > Date.now() + 1500).length >= 1 ? true : undefined));
@@ -77,9 +82,7 @@ t.test('kill -9 while runs are staged ahead: they start on time while corral is 
 t.test('kill -9 and an immediate restart while a run is still held: it is reported running at its time, not at the restart', async (t) => {
   await corral.start();
   const { api } = corral;
-  const command = `date +%s%3N > ${ranDir}/$CORRAL_JOB_RUN_ID`;
-  await api('POST', '/api/v1/jobs', { name: 'soon', command, schedule: '* * * * * *', concurrencyPolicy: 'ALLOW', epsilon: 'PT30S', cpus: 0.05, mem: 16, disk: 0 });
-  const runs = async () => (await api<{ runs: Run[] }>('GET', '/api/v1/jobs/soon/runs?limit=1000')).runs;
+  const runs = await everySecond('soon');
   // A run staged at least 2.2 s ahead, so that it is still held when the new process has started.
   const held = await waitFor('a run staged well ahead', 30_000, async () => (await runs()).find((r) => r.status === 'launching' && Date.parse(r.scheduledAt) > Date.now() + 2200));
   await new Promise((r) => setTimeout(r, 200));

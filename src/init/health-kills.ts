@@ -1,11 +1,11 @@
 // Which instances init kills for failing their health checks: a pure decision, and the ledger of
 // past kills it is made against. The agent runs the checks and counts consecutive failures (none
 // count within the grace period); an instance whose check reached its maxConsecutiveFailures (0:
-// never, as in Marathon) is killed, and init replaces it. Unlike Marathon, the kills are rate-limited per app: when a dependency breaks and
-// every instance fails at once, killing them all would turn a degraded service into a dead one
-// (REFERENCE.md: "health checks that kill healthy services"). So at most `killsPerWindow` of an
-// app's instances are killed for health in any `windowMs`; the others wait, still serving
-// whatever they can, and are reported as held back.
+// never, as in Marathon) is killed, and init replaces it. Unlike Marathon, the kills are
+// rate-limited per app: when a dependency breaks and every instance fails at once, killing them
+// all would turn a degraded service into a dead one (REFERENCE.md: "health checks that kill healthy
+// services"). So at most `killsPerWindow` of an app's instances are killed for health in any
+// `windowMs`; the others wait, still serving whatever they can, and are reported as held back.
 import { withHealthCheckDefaults } from './app';
 import type { AppDefinition, AppTask } from './types';
 

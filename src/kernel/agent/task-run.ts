@@ -117,7 +117,7 @@ export class TaskRun {
    */
   spawn(): void {
     const container = this.container!;
-    const wait = (this.task.startAt ?? 0) - this.ctx.clock.now();
+    const wait = this.heldFor();
     if (!this.ctx.execHelper && wait > 0 && !this.killRequested) {
       this.startTimer = this.ctx.clock.setTimeout(() => {
         this.startTimer = undefined;
@@ -176,7 +176,7 @@ export class TaskRun {
       this.onTaskPid(taskPid);
       // Whether the program got exec'd before the agent died is unknown; the task is there, unless
       // it is still held until its startAt.
-      const held = (this.task.startAt ?? 0) - this.ctx.clock.now();
+      const held = this.heldFor();
       if (!stillRunningState && held > 0) this.heldTimer = this.ctx.clock.setTimeout(() => this.onRunning(false, this.task.startAt), held);
       else this.onRunning(stillRunningState);
     }
@@ -194,6 +194,11 @@ export class TaskRun {
     // Checkpointed with the next write (RUNNING); the supervisor's task.pid has it meanwhile.
     this.saved.taskPid = pid;
     if (this.requestedSignal === 'SIGKILL') this.signal('SIGKILL');
+  }
+
+  /** How long until the task's startAt, in ms (0 or less: its program is not held). */
+  private heldFor(): number {
+    return (this.task.startAt ?? 0) - this.ctx.clock.now();
   }
 
   /** `at`: when the exec helper said so, by its clock; used when it is not later than now and recent. */
@@ -242,7 +247,7 @@ export class TaskRun {
 
   private terminate(graceMs: number): void {
     // Held until its startAt, the program has not run: nothing to stop gracefully.
-    if (!this.running && (this.task.startAt ?? 0) > this.ctx.clock.now()) graceMs = 0;
+    if (!this.running && this.heldFor() > 0) graceMs = 0;
     const deadline = this.ctx.clock.now() + Math.max(0, graceMs);
     if (deadline >= this.killDeadline) return;
     this.killDeadline = deadline;

@@ -68,10 +68,27 @@ export function applyHostAddress(state: DiscoveryState, host: string, ip: string
   return true;
 }
 
-/** Host names of agents and tasks whose address is not known yet (IPv4 literals need none). */
+/** Whether `host` still needs resolving: not an IPv4 literal and no address known for it yet. */
+export function needsAddress(state: DiscoveryState, host: string, isIpv4: (s: string) => boolean): boolean {
+  return !isIpv4(host) && !state.hostAddresses.has(host);
+}
+
+/** Host names of agents and tasks whose address is not known yet (IPv4 literals need none). O(live tasks): for a new snapshot only. */
 export function unresolvedHosts(state: DiscoveryState, isIpv4: (s: string) => boolean): string[] {
   const hosts = new Set<string>();
   for (const a of state.agents.values()) hosts.add(a.hostname);
   for (const t of state.tasks.values()) hosts.add(t.view.host);
-  return [...hosts].filter((h) => !isIpv4(h) && !state.hostAddresses.has(h));
+  return [...hosts].filter((h) => needsAddress(state, h, isIpv4));
+}
+
+/**
+ * The host names an event, already folded in, brought into the state that need an address: the
+ * agent's of AGENT_ADDED, the task's of TASK_ADDED (unless it ended at once and is not tracked).
+ * O(1), so the shell can resolve per event without scanning every task.
+ */
+export function newHostsOf(state: DiscoveryState, event: OperatorEvent, isIpv4: (s: string) => boolean): string[] {
+  let host: string | undefined;
+  if (event.type === 'AGENT_ADDED') host = event.agent.hostname;
+  else if (event.type === 'TASK_ADDED' && state.tasks.has(event.task.id)) host = event.task.host;
+  return host !== undefined && needsAddress(state, host, isIpv4) ? [host] : [];
 }

@@ -5,7 +5,9 @@
  * task's side (src/kernel/agent/launch-scripts.ts) after it joined the task's cgroups, as root:
  *
  *   corral-exec KEY ns|plain UID|- GID|- START|- N NAME=VALUE... ARGV...
+ *   corral-exec launch      (the fork server and supervisors: corral-launch.c)
  *
+ * The fork server runs the first form in each task's side without exec'ing this program again.
  * It starts a session of its own (so the task's `kill 0` reaches only the task). With `ns` it makes
  * a PID and a mount namespace and forks their pid 1, which mounts a private /proc, drops to UID:GID
  * (no supplementary groups) and runs ARGV as its child with exactly the N given variables as its
@@ -35,6 +37,7 @@
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
+#include "corral-exec.h"
 
 extern char **environ;
 
@@ -43,7 +46,7 @@ static void fail(const char *what) {
   _exit(125);
 }
 
-static int shell_status(int status) {
+int shell_status(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -121,6 +124,7 @@ static void exec_task(char **argv, char **env) {
  * says running and execs ARGV), reaping until it ends.
  */
 static void namespace_init(const char *key, const char *uid, const char *gid, long long start, char **argv, char **env) {
+  prctl(PR_SET_NAME, "corral-init");
   if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("making mounts private");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mounting /proc");
   boost_priority(start);
@@ -144,6 +148,11 @@ static void namespace_init(const char *key, const char *uid, const char *gid, lo
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "launch") == 0) return launcher();
+  return run_task(argc, argv);
+}
+
+int run_task(int argc, char **argv) {
   if (argc < 8) {
     fprintf(stderr, "usage: corral-exec KEY ns|plain UID|- GID|- START|- N NAME=VALUE... ARGV...\n");
     return 125;

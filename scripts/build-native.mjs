@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({ options: { require: { type: 'boolean', default: false } } });
 const source = join(root, 'native', 'corral-exec.c');
+const launchSource = join(root, 'native', 'corral-launch.c');
 const out = join(root, 'dist', 'corral-exec');
 const udpSource = join(root, 'native', 'corral-udp.c');
 const udpOut = join(root, 'dist', 'corral-udp.node');
@@ -48,7 +49,7 @@ if (!compiler) {
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
 // -static: no loader or libc lookups at exec time, which is most of what an exec costs here.
-execFileSync(compiler, ['-O2', '-static', '-s', '-Wall', '-Wextra', '-Werror', '-o', tmp, source], { stdio: 'inherit' });
+execFileSync(compiler, ['-O2', '-static', '-s', '-Wall', '-Wextra', '-Werror', '-o', tmp, source, launchSource], { stdio: 'inherit' });
 renameSync(tmp, out);
 console.log(`build-native: dist/corral-exec ${(statSync(out).size / 1024).toFixed(0)} KiB (${compiler}, static)`);
 

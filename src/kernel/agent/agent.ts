@@ -105,15 +105,16 @@ export class Agent implements AgentLink {
         if (this.records.get(taskId)?.terminalUuid !== uuid) this.journal(taskId, () => this.checkpoints.acknowledged(taskId, uuid));
       },
     });
+    const execHelper = this.tuning.useExecHelper ? locateExecHelper() : undefined;
     this.ctx = {
       isolator: opts.isolator,
       checkpoints: this.checkpoints,
       clock: opts.clock,
       logger: this.log,
       pidNamespace: this.tuning.pidNamespace ?? this.users.agentIsRoot,
-      execHelper: this.tuning.useExecHelper ? locateExecHelper() : undefined,
+      execHelper,
       killGraceSeconds: opts.killGraceSeconds,
-      launcher: new SupervisorLauncher(this.log),
+      launcher: new SupervisorLauncher(this.log, execHelper),
       watch: new SupervisorWatch(opts.clock, this.tuning.supervisorPollMs),
       launchedWatch: new SupervisorWatch(opts.clock, this.tuning.launchedSupervisorPollMs),
       programs: new ProgramLookup(opts.clock),

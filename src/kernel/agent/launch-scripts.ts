@@ -1,4 +1,10 @@
-// The shell text that starts a task: pure string builders, no processes.
+// The text that starts a task: pure string builders, no processes.
+//
+// With the exec helper built, the launcher is `corral-exec launch` (native/corral-launch.c): the
+// same protocol as below, in C, fed NUL-separated records (launchRecord) that carry the enter steps
+// as data — it forks each supervisor and task side from a 1 MB static process and execs nothing but
+// the task, where the shell launcher forks two subshells and execs corral-exec per task (about
+// twice the CPU per launch, bench/RESULTS.md). Otherwise (no C compiler at build time):
 //
 // One long-lived `sh -s` per agent, the launcher (launcher.ts), reads one `L …` line per task. `L`
 // forks the task's supervisor as a SUBSHELL of the launcher — no exec, so a launch costs the
@@ -33,7 +39,8 @@
 //
 // The scripts are constants; everything variable travels as single-quoted words (shellQuote) that
 // become positional parameters, so nothing a framework chooses is ever parsed as shell code.
-import { shellQuote } from './isolation/formats';
+import { enterScript, shellQuote } from './isolation/formats';
+import type { EnterSteps } from './isolation/types';
 import { systemTool } from './supervisor';
 
 /** Defines `L KEY META CWD STDOUT STDERR TASK_SIDE_SCRIPT ARGV…` (see the file comment). */
@@ -75,13 +82,14 @@ export const NAMESPACE_INIT_SCRIPT = [
 ].join(' ');
 
 /**
- * The task side: the isolator's enter script (join cgroups, set rlimits; `$self` is the task's pid),
+ * The task side: the isolator's enter steps (join cgroups, set rlimits; `$self` is the task's pid),
  * then exec the launch argv. When nothing it execs says `running` (the shell chain without a PID
  * namespace), this shell says it.
  */
-export function taskSideScript(enterScript: string, argvSaysRunning: boolean): string {
+export function taskSideScript(enter: EnterSteps, argvSaysRunning: boolean): string {
   const exec = argvSaysRunning ? 'exec "$@"' : `${SAY_RUNNING}; exec "$@" 3>&-`;
-  return enterScript.trim() === '' ? exec : `${enterScript}\n${exec}`;
+  const script = enterScript(enter);
+  return script === '' ? exec : `${script}\n${exec}`;
 }
 
 /** Names `export` accepts; any other name makes the namespace init fall back to `env -i`. */
@@ -145,17 +153,36 @@ export interface LaunchLine {
   /** Log files, opened for appending (they exist already, with the task user as owner). */
   stdoutPath: string;
   stderrPath: string;
-  /** taskSideScript(container.enterScript(), argvSaysRunning(…)). */
-  taskScript: string;
-  /** launchArgv(…). */
+  /** container.enterSteps(). */
+  enter: EnterSteps;
+  /** launchArgv(…), and whether it says `running` itself (argvSaysRunning). */
   argv: string[];
+  argvSaysRunning: boolean;
 }
 
-/** The launcher line that starts one supervisor (one line unless a value contains newlines). */
+/** The shell launcher's line that starts one supervisor (one line unless a value contains newlines). */
 export function launchCommand(spec: LaunchLine): string {
-  const words = [spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath, spec.taskScript, ...spec.argv];
+  const words = [spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath, taskSideScript(spec.enter, spec.argvSaysRunning), ...spec.argv];
+  refuseNul(words);
+  return `${['L', launchKey(spec.key), ...words.map(shellQuote)].join(' ')}\n`;
+}
+
+/**
+ * The native launcher's record (native/corral-launch.c): `KEY META CWD STDOUT STDERR NJOIN JOIN…
+ * CORE NARGS ARG…`, each word ended by a NUL. ARG… are the exec helper's arguments: the argv must be
+ * launchArgv's with the helper (its first word, the helper's path, is left out: the launcher is it).
+ */
+export function launchRecord(spec: LaunchLine, execHelper: string): string {
+  if (spec.argv[0] !== execHelper) throw new Error('The native launcher runs only the exec helper');
+  const args = spec.argv.slice(1);
+  const { cgroupProcs, noCoreDumps } = spec.enter;
+  const words = [launchKey(spec.key), spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath, String(cgroupProcs.length), ...cgroupProcs, noCoreDumps ? '1' : '0', String(args.length), ...args];
+  refuseNul(words);
+  return `${words.join('\0')}\0`;
+}
+
+function refuseNul(words: string[]): void {
   if (words.some((w) => w.includes('\0'))) throw new Error('A value for the task supervisor contains a NUL byte');
-  return ['L', launchKey(spec.key), ...words.map(shellQuote)].join(' ');
 }
 
 function launchKey(key: number): string {

@@ -1,11 +1,12 @@
-// The fork server: one small POSIX sh, started by the agent at its first launch (and again after it
-// died), that starts every task's supervisor on the agent's behalf (launch-scripts.ts has the shell
-// side and the line protocol). Forking the ~100 MB agent per task cost ~5 ms each under load (libuv
-// blocks until the child has exec'd); the launcher forks a 2 MB sh and the agent never waits for it.
+// The fork server: one small process, started by the agent at its first launch (and again after it
+// died), that starts every task's supervisor on the agent's behalf — `corral-exec launch` when the
+// exec helper was built, else a POSIX sh (launch-scripts.ts has both protocols). Forking the ~100 MB
+// agent per task cost ~5 ms each under load (libuv blocks until the child has exec'd); the launcher
+// forks itself, a small process, and the agent never waits for it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../shared/logger';
-import { LAUNCHER_PREAMBLE, launchCommand, type LaunchLine } from './launch-scripts';
+import { LAUNCHER_PREAMBLE, launchCommand, launchRecord, type LaunchLine } from './launch-scripts';
 import type { SupervisorHandle } from './supervisor';
 
 /** Delay of the launcher's reaping after a supervisor said `exited`, in ms (housekeeping only). */
@@ -45,6 +46,8 @@ class LauncherProcess {
     acks: Readable,
     /** Launches this launcher never took (it died first), to be sent again. */
     private readonly lost: (key: number, command: string, events: LaunchEvents) => void,
+    /** A shell launcher reaps ended supervisors only when told to run something (reapSoon). */
+    private readonly isShell: boolean,
   ) {
     events.setEncoding('utf8');
     events.on('data', (chunk: string) => this.read(chunk));
@@ -66,7 +69,7 @@ class LauncherProcess {
       this.stdin.cork();
       process.nextTick(() => this.stdin.uncork());
     }
-    this.stdin.write(`${command}\n`);
+    this.stdin.write(command);
   }
 
   private acknowledged(chunk: string): void {
@@ -131,7 +134,7 @@ class LauncherProcess {
    * right after) reaps them; until then they count as gone (isSameProcessAlive skips zombies).
    */
   private reapSoon(): void {
-    if (this.reapTimer || this.exited || !this.stdin.writable) return;
+    if (!this.isShell || this.reapTimer || this.exited || !this.stdin.writable) return;
     this.reapTimer = setTimeout(() => {
       this.reapTimer = undefined;
       if (!this.exited && this.stdin.writable) this.stdin.write(':\n');
@@ -155,16 +158,21 @@ export class SupervisorLauncher {
   private lastKey = 0;
   private stopped = false;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** dist/corral-exec: the native launcher, which takes only launches that end with it; undefined = sh. */
+    private readonly execHelper?: string,
+  ) {}
 
   /** A key for a launch, unique for this agent process. */
   reserveKey(): number {
     return ++this.lastKey;
   }
 
-  /** Hands a launch to the launcher (starting it if needed). Throws on a NUL byte or no /bin/sh. */
+  /** Hands a launch to the launcher (starting it if needed). Throws on a NUL byte or no launcher. */
   start(spec: LaunchLine, events: LaunchEvents): void {
-    this.launcher().add(spec.key, launchCommand(spec), events);
+    const command = this.execHelper ? launchRecord(spec, this.execHelper) : launchCommand(spec);
+    this.launcher().add(spec.key, command, events);
   }
 
   /** Ends the launcher (EOF on its stdin); supervisors keep running. Idempotent. */
@@ -179,18 +187,20 @@ export class SupervisorLauncher {
     if (this.stopped) throw new Error('The agent is stopping; no task supervisor can be started');
     // No environment: the task's own is applied after privileges are dropped (launch-scripts.ts).
     // `/` pins no directory; its own session keeps a terminal's signals away from the tasks.
-    const child: ChildProcess = spawn('/bin/sh', ['-s'], { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit', 'pipe'], detached: true });
+    const [program, args] = this.execHelper ? [this.execHelper, ['launch']] : ['/bin/sh', ['-s']];
+    const child: ChildProcess = spawn(program, args, { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit', 'pipe'], detached: true });
     if (child.pid === undefined) {
       child.on('error', () => undefined);
-      throw new Error('The task supervisor launcher (/bin/sh) could not be started');
+      throw new Error(`The task supervisor launcher (${program}) could not be started`);
     }
-    const launcher = new LauncherProcess(child.stdio[3] as Readable, child.stdin!, child.stdout!, (key, command, events) => {
+    const resend = (key: number, command: string, events: LaunchEvents) => {
       try {
         this.launcher().add(key, command, events);
       } catch (err) {
         events.onFailed((err as Error).message);
       }
-    });
+    };
+    const launcher = new LauncherProcess(child.stdio[3] as Readable, child.stdin!, child.stdout!, resend, !this.execHelper);
     child.stdin!.on('error', () => undefined);
     child.on('error', () => undefined);
     child.once('exit', (code, signal) => {
@@ -200,8 +210,8 @@ export class SupervisorLauncher {
     });
     child.unref();
     (child.stdin as Writable & { unref?(): void }).unref?.();
-    child.stdin!.write(`${LAUNCHER_PREAMBLE}\n`);
-    this.logger.info({ event: 'agent_launcher_started', pid: child.pid }, 'task supervisor launcher started');
+    if (!this.execHelper) child.stdin!.write(`${LAUNCHER_PREAMBLE}\n`);
+    this.logger.info({ event: 'agent_launcher_started', pid: child.pid, launcher: program }, 'task supervisor launcher started');
     this.current = launcher;
     return launcher;
   }

@@ -10,7 +10,7 @@ import { exitOutcome } from './exit-outcome';
 import { fetchArtifacts } from './fetcher';
 import type { HealthMonitor } from './health';
 import type { Container, ContainerStats } from './isolation/types';
-import { argvSaysRunning, launchArgv, taskSideScript } from './launch-scripts';
+import { argvSaysRunning, launchArgv } from './launch-scripts';
 import { closeSandboxFiles, createSandbox, openSandbox, type SandboxOwner } from './sandbox';
 import { decodeExitStatus, type SupervisorHandle } from './supervisor';
 import { reapContainer } from './reaping';
@@ -139,8 +139,9 @@ export class TaskRun {
           cwd: this.saved.sandbox,
           stdoutPath: join(this.saved.sandbox, 'stdout'),
           stderrPath: join(this.saved.sandbox, 'stderr'),
-          taskScript: taskSideScript(container.enterScript(), argvSaysRunning(this.ctx)),
+          enter: container.enterSteps(),
           argv: this.launcher,
+          argvSaysRunning: argvSaysRunning(this.ctx),
         },
         {
           onStarted: (supervisor, taskPid) => this.onSupervisor(supervisor, taskPid),

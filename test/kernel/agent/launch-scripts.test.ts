@@ -1,7 +1,7 @@
 // The launch argv and task-side scripts as data: what a task's exec chain looks like with and
 // without a PID namespace, and that nothing a framework chooses becomes shell code.
 import t from 'tap';
-import { argvSaysRunning, launchArgv, launchCommand, NAMESPACE_INIT_SCRIPT, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
+import { argvSaysRunning, launchArgv, launchCommand, launchRecord, NAMESPACE_INIT_SCRIPT, taskSideScript } from '../../../src/kernel/agent/launch-scripts';
 
 const argv = ['/bin/echo', "it's", '$(touch pwned)', '`id`', 'a b'];
 
@@ -27,10 +27,19 @@ t.test('with the exec helper: one program, key, mode, user, variable count, vari
 });
 
 t.test('task side scripts and launch lines', async (t) => {
-  t.equal(taskSideScript('', true), 'exec "$@"');
-  t.match(taskSideScript(`echo "$self" > '/cg/x' || exit 125`, false), /^echo "\$self" > '\/cg\/x' \|\| exit 125\n.*echo "\$k running" >&3.*exec "\$@" 3>&-$/s);
-  const line = launchCommand({ key: 3, metaDir: "/m'x", cwd: '/s', stdoutPath: '/s/stdout', stderrPath: '/s/stderr', taskScript: 'exec "$@"', argv });
-  t.match(line, /^L 3 '\/m'\\''x' '\/s' '\/s\/stdout' '\/s\/stderr' 'exec "\$@"' '\/bin\/echo' 'it'\\''s' '\$\(touch pwned\)' '`id`' 'a b'$/);
-  t.throws(() => launchCommand({ key: 0, metaDir: '/m', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', taskScript: '', argv }), /Invalid launch key/);
-  t.throws(() => launchCommand({ key: 1, metaDir: '/m\0', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', taskScript: '', argv }), /NUL/);
+  const none = { cgroupProcs: [], noCoreDumps: false };
+  t.equal(taskSideScript(none, true), 'exec "$@"');
+  t.match(taskSideScript({ cgroupProcs: ['/cg/x'], noCoreDumps: true }, false), /^echo "\$self" > '\/cg\/x' \|\| exit 125\nulimit -c 0\n.*echo "\$k running" >&3.*exec "\$@" 3>&-$/s);
+  const line = launchCommand({ key: 3, metaDir: "/m'x", cwd: '/s', stdoutPath: '/s/stdout', stderrPath: '/s/stderr', enter: none, argv, argvSaysRunning: true });
+  t.match(line, /^L 3 '\/m'\\''x' '\/s' '\/s\/stdout' '\/s\/stderr' 'exec "\$@"' '\/bin\/echo' 'it'\\''s' '\$\(touch pwned\)' '`id`' 'a b'\n$/);
+  t.throws(() => launchCommand({ key: 0, metaDir: '/m', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', enter: none, argv, argvSaysRunning: true }), /Invalid launch key/);
+  t.throws(() => launchCommand({ key: 1, metaDir: '/m\0', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', enter: none, argv, argvSaysRunning: true }), /NUL/);
+});
+
+t.test('native launch records: NUL-ended words with counts, the helper path left out', async (t) => {
+  const helperArgv = launchArgv({ argv: ['/bin/echo', 'a b'], env: { A: '1' }, pidNamespace: true, key: 4, execHelper: '/d/corral-exec' });
+  const spec = { key: 4, metaDir: '/m', cwd: '/s', stdoutPath: '/s/o', stderrPath: '/s/e', enter: { cgroupProcs: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], noCoreDumps: true }, argv: helperArgv, argvSaysRunning: true };
+  t.equal(launchRecord(spec, '/d/corral-exec'), ['4', '/m', '/s', '/s/o', '/s/e', '2', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs', '1', '9', '4', 'ns', '-', '-', '-', '1', 'A=1', '/bin/echo', 'a b', ''].join('\0'));
+  t.throws(() => launchRecord(spec, '/other/corral-exec'), /only the exec helper/);
+  t.throws(() => launchRecord({ ...spec, cwd: '/s\0' }, '/d/corral-exec'), /NUL/);
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { isTerminal, type TaskInfo, type TaskStatus } from '../../../src/kernel/types';
+import { enterScript } from '../../../src/kernel/agent/isolation/formats';
 import { CheckpointStore } from '../../../src/kernel/agent/checkpoint';
 import { isAlive, newCgroupParent, shellTask, startAgent, taskPids, testIsolator, waitUntil, WAIT_MS } from './helpers/harness';
 
@@ -147,7 +148,7 @@ t.test('agent killed with SIGKILL while 20 tasks run: no task lost, none duplica
   for (const task of down) writeFileSync(join(sandbox(task.taskId), 'release'), '');
   await waitUntil('the down tasks to record their exit', () => down.every((task) => existsSync(join(dataDir, 'meta', 'tasks', task.taskId, 'exit_status'))));
   const stray = await isolator.create('stray-leftover', { cpus: 0.1, memMb: 32, pids: 16 });
-  const strayProc = spawn('/bin/sh', ['-c', `self=$$\n${stray.enterScript()}\nexec sleep 60`], { stdio: 'ignore', detached: true });
+  const strayProc = spawn('/bin/sh', ['-c', `self=$$\n${enterScript(stray.enterSteps())}\nexec sleep 60`], { stdio: 'ignore', detached: true });
   t.teardown(() => strayProc.kill('SIGKILL'));
   await waitUntil('the stray container to be populated', () => readFileSync(join('/sys/fs/cgroup/pids', parent, 'stray-leftover', 'cgroup.procs'), 'utf8').trim() !== '');
   const longLogSizes = new Map(long.map((task) => [task.taskId, statSync(join(sandbox(task.taskId), 'stdout')).size]));

@@ -22,8 +22,12 @@ interface Started {
   meta: string;
 }
 
-/** Starts a supervisor for `/bin/sh -c script` (or an argv) in a fresh directory (removed at teardown). */
-function supervise(t: { teardown(fn: () => unknown): void }, script: string | string[], pidNamespace = false, execHelper = locateExecHelper()): Started {
+/**
+ * Starts a supervisor for `/bin/sh -c script` (or an argv) in a fresh directory (removed at
+ * teardown); with the exec helper the launcher is the native one unless `native` is false (as the
+ * agent does), the shell one otherwise.
+ */
+function supervise(t: { teardown(fn: () => unknown): void }, script: string | string[], pidNamespace = false, execHelper = locateExecHelper(), native = true): Started {
   const meta = mkdtempSync(join(tmpdir(), 'corral-supervisor-'));
   t.teardown(() => rmSync(meta, { recursive: true, force: true }));
   closeSync(openSync(join(meta, 'stdout'), 'a'));
@@ -34,11 +38,11 @@ function supervise(t: { teardown(fn: () => unknown): void }, script: string | st
   const started = new Promise<[number, number]>((resolve) => (onStarted = resolve));
   const running = new Promise<void>((resolve) => (onRunning = resolve));
   const exited = new Promise<void>((resolve) => (onExit = resolve));
-  const launcher = new SupervisorLauncher(silentLogger());
+  const launcher = new SupervisorLauncher(silentLogger(), native ? execHelper : undefined);
   const key = launcher.reserveKey();
   const env = { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` };
   launcher.start(
-    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), taskScript: taskSideScript('', argvSaysRunning({ pidNamespace, execHelper })), argv: launchArgv({ argv: typeof script === 'string' ? ['/bin/sh', '-c', script] : script, env, pidNamespace, key, execHelper }) },
+    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), enter: { cgroupProcs: [], noCoreDumps: false }, argv: launchArgv({ argv: typeof script === 'string' ? ['/bin/sh', '-c', script] : script, env, pidNamespace, key, execHelper }), argvSaysRunning: argvSaysRunning({ pidNamespace, execHelper }) },
     { onStarted: (s, task) => onStarted([s.pid, task]), onRunning: () => onRunning(), onExit: () => onExit(), onFailed: (m) => t.teardown(() => Promise.reject(new Error(m))) },
   );
   const supervisor = started.then(([s]) => s);
@@ -57,8 +61,12 @@ function supervise(t: { teardown(fn: () => unknown): void }, script: string | st
   return { supervisor, taskPid, running, exited, meta };
 }
 
-/** Both ways a launch ends: the exec helper (when built) and the shell chain. */
-const chains = [...(locateExecHelper() ? [{ name: 'exec helper', helper: locateExecHelper() }] : []), { name: 'shell chain', helper: undefined }];
+/** Every way a launch goes: the native launcher and the exec helper from sh (when built), the shell chain. */
+const built = locateExecHelper();
+const chains = [
+  ...(built ? [{ name: 'native launcher', helper: built, native: true }, { name: 'exec helper from sh', helper: built, native: false }] : []),
+  { name: 'shell chain', helper: undefined, native: false },
+];
 
 const exitStatus = (meta: string) => readFileSync(join(meta, 'exit_status'), 'utf8');
 
@@ -76,7 +84,7 @@ t.test('exit codes 0 and 3 and a signal are recorded in exit_status', async (t) 
   ] as const) {
     for (const ns of root ? [false, true] : [false]) {
       for (const chain of chains) {
-        const s = supervise(t, script, ns, chain.helper);
+        const s = supervise(t, script, ns, chain.helper, chain.native);
         await s.exited;
         t.equal(exitStatus(s.meta), want, `${script}${ns ? ' (PID namespace)' : ''}, ${chain.name}`);
         t.equal(readFileSync(join(s.meta, 'task.pid'), 'utf8'), `${await s.taskPid}\n`, 'task.pid holds the pid the agent was told');
@@ -86,13 +94,13 @@ t.test('exit codes 0 and 3 and a signal are recorded in exit_status', async (t) 
 });
 
 t.test('the task leads a session of its own; killing it leaves the supervisor to record how it ended', async (t) => {
-  for (const chain of chains) await t.test(chain.name, (t) => sessionCheck(t, chain.helper));
+  for (const chain of chains) await t.test(chain.name, (t) => sessionCheck(t, chain.helper, chain.native));
 });
 
 t.test('the task gets exactly its environment, and a program that is not there ends with 127', async (t) => {
   for (const ns of root ? [false, true] : [false]) {
     for (const chain of chains) {
-      const s = supervise(t, ['/usr/bin/env'], ns, chain.helper);
+      const s = supervise(t, ['/usr/bin/env'], ns, chain.helper, chain.native);
       await s.exited;
       t.equal(readFileSync(join(s.meta, 'stdout'), 'utf8').split('\n').sort().join('\n').trimStart() + '\n', `CORRAL_TASK_ID=sup-${process.pid}\nPATH=/usr/bin:/bin\n`, `${chain.name}${ns ? ' (PID namespace)' : ''}`);
     }
@@ -102,8 +110,8 @@ t.test('the task gets exactly its environment, and a program that is not there e
   t.equal(exitStatus(missing.meta), '127\n');
 });
 
-async function sessionCheck(t: Test, helper: string | undefined): Promise<void> {
-  const s = supervise(t, 'sleep 60', root, helper);
+async function sessionCheck(t: Test, helper: string | undefined, native: boolean): Promise<void> {
+  const s = supervise(t, 'sleep 60', root, helper, native);
   const taskPid = await s.taskPid;
   await s.running;
   const [, , pgrp, session] = stat(taskPid);
@@ -117,8 +125,12 @@ async function sessionCheck(t: Test, helper: string | undefined): Promise<void> 
   await waitUntil('the supervisor to end', () => !isAlive(supervisor));
 }
 
-t.test('the supervisor costs one small sh process (RSS and PSS)', async (t) => {
-  const s = supervise(t, 'sleep 60', root);
+t.test('the supervisor costs one small process (RSS and PSS)', async (t) => {
+  for (const chain of chains) await t.test(chain.name, (t) => supervisorCost(t, chain.helper, chain.native));
+});
+
+async function supervisorCost(t: Test, helper: string | undefined, native: boolean): Promise<void> {
+  const s = supervise(t, 'sleep 60', root, helper, native);
   await s.running;
   const supervisor = await s.supervisor;
   const status = readFileSync(`/proc/${supervisor}/status`, 'utf8');
@@ -129,10 +141,10 @@ t.test('the supervisor costs one small sh process (RSS and PSS)', async (t) => {
   const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
   t.comment(`supervisor per task: RSS ${rss} kB, PSS ${pss} kB, private ${priv} kB`);
   t.ok(rss < 2048, `RSS under 2 MB (${rss} kB)`);
-  t.ok(pss < rss, `PSS below RSS (${pss} kB): most of it is shared with every other sh`);
+  t.ok(pss < rss, `PSS below RSS (${pss} kB): most of it is shared with the launcher and the other supervisors`);
   process.kill(-(await s.taskPid), 'SIGKILL');
   await s.exited;
-});
+}
 
 t.test('a task runs as nobody in a private sandbox and, with root, sees only its own processes', { skip: !root && 'needs root' }, async (t) => {
   const { agent, master, dataDir } = await startAgent(t);
@@ -145,7 +157,7 @@ t.test('a task runs as nobody in a private sandbox and, with root, sees only its
   await waitUntil("the neighbour's secret", () => existsSync(join(other, 'secret')));
   const id = newTaskId('whoami');
   agent.launch(
-    shellTask(id, `id -un; echo $USER; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '; echo; tr '\\0' ' ' < /proc/1/cmdline; echo; cat ${other}/secret 2>&1 || echo denied`),
+    shellTask(id, `id -un; echo $USER; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '; echo; tr '\\0' ' ' < /proc/1/cmdline; tr '\\n' ' ' < /proc/1/comm; echo; cat ${other}/secret 2>&1 || echo denied`),
   );
   await master.waitFor(id, 'TASK_FINISHED');
   const sandbox = join(dataDir, 'sandboxes', id);
@@ -154,7 +166,8 @@ t.test('a task runs as nobody in a private sandbox and, with root, sees only its
   t.equal(user, 'nobody', 'USER names the task user');
   const pids = procs!.trim().split(' ').map(Number);
   t.ok(pids.length <= 6 && pids[0] === 1, `only its own processes are visible: ${procs}`);
-  t.match(init, /^(\/bin\/sh -c .* corral-init \d+ |\S+\/corral-exec \d+ ns )/s, 'pid 1 is the namespace init');
+  // The shell chain's init is `sh -c SCRIPT corral-init KEY`; the exec helper names its pid 1 (comm).
+  t.match(init, /^(\/bin\/sh -c .* corral-init \d+ |.* corral-init $)/s, `pid 1 is the namespace init: ${init}`);
   t.match(secret, /Permission denied/, 'another task\'s sandbox is closed to it');
   t.equal(readFileSync(join(other, 'who'), 'utf8'), 'daemon\n');
   t.equal(statSync(other).uid, 1, "the neighbour's sandbox belongs to daemon");

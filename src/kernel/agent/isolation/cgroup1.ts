@@ -19,9 +19,9 @@ import {
   childCgroups, countLines, exists, killUntilEmpty, makeDirsAsync, makeParentDirs, pollUntil, probeWritable, readKeyed, readNumber,
   readOptional, readPids, removeCgroupDir, removeDirs, signalPids, writeValue,
 } from './cgroup-io';
-import { CFS_PERIOD_US, cfsQuotaUs, cpuShares, joinCgroupLine, memLimitBytes, oomKilledV1, statsFromV1 } from './formats';
+import { CFS_PERIOD_US, cfsQuotaUs, cpuShares, memLimitBytes, oomKilledV1, statsFromV1 } from './formats';
 import { checkTask, validParent } from './checks';
-import type { Container, ContainerLimits, ContainerStats, Isolator } from './types';
+import type { Container, ContainerLimits, ContainerStats, EnterSteps, Isolator } from './types';
 
 type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
 const REQUIRED: readonly Controller[] = ['memory', 'cpu', 'pids'];
@@ -179,11 +179,11 @@ class Cgroup1Container implements Container {
     private readonly clock: Clock,
   ) {}
 
-  enterScript(): string {
-    return distinct(this.dirs).map((dir) => joinCgroupLine(join(dir, 'cgroup.procs'))).join('\n');
+  enterSteps(): EnterSteps {
+    return { cgroupProcs: distinct(this.dirs).map((dir) => join(dir, 'cgroup.procs')), noCoreDumps: false };
   }
 
-  /** Membership comes from enterScript; the pid is only kept for logs. */
+  /** Membership comes from enterSteps; the pid is only kept for logs. */
   attach(pid: number): void {
     this.pid = pid;
   }

@@ -20,8 +20,8 @@ import {
   readKeyed, readNumber, readOptional, readPids, removeCgroupDir, removeDirs, signalPids, writeValue,
 } from './cgroup-io';
 import { checkTask, validParent } from './checks';
-import { CFS_PERIOD_US, cfsQuotaUs, cpuShares, cpuWeight, joinCgroupLine, memLimitBytes, oomCountV2, oomKilledV2, parseControllers, statsFromV2 } from './formats';
-import type { Container, ContainerLimits, ContainerStats, Isolator } from './types';
+import { CFS_PERIOD_US, cfsQuotaUs, cpuShares, cpuWeight, memLimitBytes, oomCountV2, oomKilledV2, parseControllers, statsFromV2 } from './formats';
+import type { Container, ContainerLimits, ContainerStats, EnterSteps, Isolator } from './types';
 
 export type Cgroup2Controller = 'cpu' | 'memory' | 'pids';
 const CONTROLLERS: readonly Cgroup2Controller[] = ['cpu', 'memory', 'pids'];
@@ -163,11 +163,11 @@ class Cgroup2Container implements Container {
     private readonly clock: Clock,
   ) {}
 
-  enterScript(): string {
-    return joinCgroupLine(join(this.dir, 'cgroup.procs'));
+  enterSteps(): EnterSteps {
+    return { cgroupProcs: [join(this.dir, 'cgroup.procs')], noCoreDumps: false };
   }
 
-  /** Membership comes from enterScript; the pid is only kept for logs. */
+  /** Membership comes from enterSteps; the pid is only kept for logs. */
   attach(pid: number): void {
     this.pid = pid;
   }

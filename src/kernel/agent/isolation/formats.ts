@@ -1,6 +1,6 @@
 // Pure helpers of the isolation backends: how a task's limits become cgroup values, and how the
 // kernel's stat files read back as Mesos statistics. No I/O here; the backends own the files.
-import type { ContainerLimits, ContainerStats } from './types';
+import type { ContainerLimits, ContainerStats, EnterSteps } from './types';
 
 /** CFS period, in microseconds: quotas are expressed per 100 ms, like Mesos and runc. */
 export const CFS_PERIOD_US = 100_000;
@@ -57,6 +57,13 @@ export function shellQuote(word: string): string {
  */
 export function joinCgroupLine(procsFile: string): string {
   return `echo "$self" > ${shellQuote(procsFile)} || exit 125`;
+}
+
+/** A container's enter steps as POSIX sh lines (pid `$self`); empty when there is nothing to do. */
+export function enterScript(steps: EnterSteps): string {
+  const lines = steps.cgroupProcs.map(joinCgroupLine);
+  if (steps.noCoreDumps) lines.push('ulimit -c 0');
+  return lines.join('\n');
 }
 
 /** Flat keyed files (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`, `cpuacct.stat`). */

@@ -22,7 +22,7 @@ import { KILL_TIMEOUT_MS, POLL_MS } from './cgroup-io';
 import { checkTask } from './checks';
 import { memLimitBytes, parseProcStat, USER_HZ } from './formats';
 import { ProcessTable } from './proc-table';
-import type { Container, ContainerLimits, ContainerStats, Isolator } from './types';
+import type { Container, ContainerLimits, ContainerStats, EnterSteps, Isolator } from './types';
 
 export interface PosixOptions {
   logger: Logger;
@@ -80,8 +80,8 @@ class PosixContainer implements Container {
     private readonly ownGroup: number,
   ) {}
 
-  enterScript(): string {
-    return 'ulimit -c 0';
+  enterSteps(): EnterSteps {
+    return { cgroupProcs: [], noCoreDumps: true };
   }
 
   attach(pid: number): void {

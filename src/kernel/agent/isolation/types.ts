@@ -16,15 +16,22 @@ export interface ContainerLimits {
   pids: number;
 }
 
+export interface EnterSteps {
+  /** cgroup.procs files the task's side writes its own pid to; a failed write stops the launch. */
+  cgroupProcs: string[];
+  /** Core dumps off (RLIMIT_CORE 0). */
+  noCoreDumps: boolean;
+}
+
 export interface Container {
   readonly taskId: string;
   readonly limits: ContainerLimits;
   /**
-   * POSIX sh lines the task's side runs, as root and before dropping privileges and exec'ing the
-   * task, to put itself (pid `$self`) into the container (e.g. `echo $$ > .../cgroup.procs`) and apply
-   * limits (e.g. `ulimit`). Empty when there is nothing to do.
+   * What the task's side does, as root and before dropping privileges and exec'ing the task, to put
+   * itself into the container and apply limits (launch-scripts.ts turns it into sh for the shell
+   * launcher; the native one does it in C).
    */
-  enterScript(): string;
+  enterSteps(): EnterSteps;
   /** Tells the container the pid (and process group) of the task's top process once it runs. */
   attach(pid: number): void;
   /** Sends `signal` to every process of the container; resolves to how many were signalled. */

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killUntilEmpty, removeCgroupDir } from '../../../../../src/kernel/agent/isolation/cgroup-io';
+import { enterScript } from '../../../../../src/kernel/agent/isolation/formats';
 import type { Container } from '../../../../../src/kernel/agent/isolation/types';
 
 /** Bound of every wait, in ms: generous, only reached when something is broken. */
@@ -24,7 +25,7 @@ export interface Launched {
 
 /** Starts `cmd` in `container`; the test's teardown SIGKILLs its process group. */
 export function launch(t: Teardown, container: Container, cmd: string): Launched {
-  const script = ['self=$$', container.enterScript(), `exec ${cmd}`].filter((l) => l !== '').join('\n');
+  const script = ['self=$$', enterScript(container.enterSteps()), `exec ${cmd}`].filter((l) => l !== '').join('\n');
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));

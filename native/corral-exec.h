@@ -1,0 +1,14 @@
+/* What corral-exec.c (the task side) and corral-launch.c (the fork server) share. */
+#ifndef CORRAL_EXEC_H
+#define CORRAL_EXEC_H
+
+/* The task side for `corral-exec KEY ns|plain UID GID START N VARS... ARGV...` (argv[0] unused). */
+int run_task(int argc, char **argv);
+
+/* `corral-exec launch`: the fork server (corral-launch.c). */
+int launcher(void);
+
+/* sh's `$?` for a wait status: the exit code, or 128 + the signal. */
+int shell_status(int status);
+
+#endif

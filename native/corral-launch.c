@@ -1,0 +1,251 @@
+/*
+ * corral-exec launch: the agent's fork server and every task's supervisor, in C (one static process,
+ * forked per task, no exec) instead of a POSIX sh that forks two subshells and execs corral-exec per
+ * task. Same protocol on the same pipes as the shell launcher in src/kernel/agent/launch-scripts.ts,
+ * whose file comment describes it; only the launch records differ (they carry no shell text):
+ *
+ *   stdin   one record per launch, every word ended by a NUL byte:
+ *           KEY META CWD STDOUT STDERR NJOIN JOIN... CORE NARGS ARG...
+ *           JOIN: cgroup.procs files the task side writes its pid to; CORE 1: core dumps off
+ *           (RLIMIT_CORE 0); ARG...: the exec helper's own arguments (KEY ns|plain UID GID START N
+ *           VARS... ARGV..., see corral-exec.c), run in the task side without another exec.
+ *   stdout  `KEY\n` once the launch's supervisor was forked.
+ *   fd 3    `KEY pid TASK SUPERVISOR START_TIME`, `KEY running MS`, `KEY exited`, `KEY failed`.
+ *
+ * The launcher ignores SIGCHLD, so the kernel reaps supervisors as they end. EOF on stdin (the agent
+ * is gone) ends the launcher and nothing else: supervisors and tasks run on, and a restarted agent
+ * re-adopts them from META (`supervisor`: pid and start time; `task.pid`; `exit_status`, sh's `$?`).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "corral-exec.h"
+
+/* A record's words point into the launcher's buffer; valid until the buffer moves. */
+struct record {
+  char *key, *meta, *cwd, *out, *err, *core;
+  char **join;
+  long njoin;
+  char **args;
+  long nargs;
+};
+
+/* One line on fd 3, a single write (under PIPE_BUF, so never interleaved); the agent may be gone. */
+static void say(const char *key, const char *what) {
+  char line[160];
+  int len = snprintf(line, sizeof line, "%s %s\n", key, what);
+  if (len > 0 && len < (int)sizeof line && write(3, line, (size_t)len) < 0) { /* ignored */ }
+}
+
+/* Writes `text` to META/NAME (created or truncated), as `echo text >file` does; errors are ignored. */
+static void record_file(const char *meta, const char *name, const char *text) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/%s", meta, name) >= (int)sizeof path) return;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) { /* read as no status, like a torn file */ }
+  close(fd);
+}
+
+/* Field 22 of /proc/self/stat: this process's start time in clock ticks since boot. */
+static unsigned long long own_start_time(void) {
+  char buf[1024];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p += 2; /* field 3 */
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* Opens `path` onto `fd` (0: read, else append), as `exec <path` / `exec >>path`. */
+static int open_onto(const char *path, int fd) {
+  int opened = fd == 0 ? open(path, O_RDONLY) : open(path, O_WRONLY | O_APPEND | O_CREAT, 0666);
+  if (opened < 0) return -1;
+  if (opened != fd) {
+    if (dup2(opened, fd) < 0) return -1;
+    close(opened);
+  }
+  return 0;
+}
+
+/* The task side: join the container, then what corral-exec does for ARG... (never returns). */
+static void task_side(const struct record *r) {
+  prctl(PR_SET_NAME, "corral-task");
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d", (int)getpid());
+  for (long i = 0; i < r->njoin; i++) {
+    int fd = open(r->join[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+      fprintf(stderr, "corral-exec: joining %s: %s\n", r->join[i], strerror(errno));
+      _exit(125);
+    }
+    close(fd);
+  }
+  if (strcmp(r->core, "1") == 0) {
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+  }
+  char **argv = calloc((size_t)r->nargs + 2, sizeof *argv);
+  if (!argv) _exit(125);
+  argv[0] = "corral-exec";
+  for (long i = 0; i < r->nargs; i++) argv[i + 1] = r->args[i];
+  _exit(run_task((int)r->nargs + 1, argv));
+}
+
+/* The supervisor (forked by the launcher): logs, sandbox, the task side, its status (never returns). */
+static void supervise(const struct record *r) {
+  prctl(PR_SET_NAME, "corral-super");
+  signal(SIGCHLD, SIG_DFL);
+  if (open_onto("/dev/null", 0) != 0 || open_onto(r->out, 1) != 0 || open_onto(r->err, 2) != 0 || chdir(r->cwd) != 0) {
+    fprintf(stderr, "corral-exec: task %s: %s\n", r->key, strerror(errno));
+    say(r->key, "failed");
+    _exit(1);
+  }
+  char text[96];
+  unsigned long long start_time = own_start_time();
+  snprintf(text, sizeof text, "%d %llu\n", (int)getpid(), start_time);
+  record_file(r->meta, "supervisor", text);
+  pid_t task = fork();
+  if (task < 0) {
+    fprintf(stderr, "corral-exec: fork: %s\n", strerror(errno));
+    say(r->key, "failed");
+    _exit(1);
+  }
+  if (task == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    task_side(r);
+  }
+  snprintf(text, sizeof text, "%d\n", (int)task);
+  record_file(r->meta, "task.pid", text);
+  snprintf(text, sizeof text, "pid %d %d %llu", (int)task, (int)getpid(), start_time);
+  say(r->key, text);
+  int status;
+  while (waitpid(task, &status, 0) < 0)
+    if (errno != EINTR) _exit(125);
+  int s = shell_status(status);
+  snprintf(text, sizeof text, "%d\n", s);
+  record_file(r->meta, "exit_status", text);
+  say(r->key, "exited");
+  _exit(s);
+}
+
+/* The next NUL-ended word at *at (< end), or NULL when the buffer ends first. */
+static char *word(char **at, char *end) {
+  char *nul = memchr(*at, '\0', (size_t)(end - *at));
+  if (!nul) return NULL;
+  char *w = *at;
+  *at = nul + 1;
+  return w;
+}
+
+/* A count word: a small non-negative number (-1 when it is not one). */
+static long count(const char *w) {
+  char *e;
+  long n = strtol(w, &e, 10);
+  return (*w == '\0' || *e != '\0' || n < 0 || n > 1000000) ? -1 : n;
+}
+
+/*
+ * Parses one record at *at; 1 when complete (*at moves past it), 0 when more bytes are needed, -1
+ * when it is malformed (the agent never writes one: the launcher stops).
+ */
+static int parse(char **at, char *end, struct record *r, char ***words, size_t *cap) {
+  char *p = *at, *fixed[6], *w;
+  for (int i = 0; i < 6; i++)
+    if (!(fixed[i] = word(&p, end))) return 0;
+  r->key = fixed[0], r->meta = fixed[1], r->cwd = fixed[2], r->out = fixed[3], r->err = fixed[4];
+  if (strlen(r->key) > 20 || count(r->key) < 1) return -1;
+  if ((r->njoin = count(fixed[5])) < 0) return -1;
+  size_t need = (size_t)r->njoin;
+  /* Words are gathered in one array: the joins, then the args once their count is known. */
+  for (size_t i = 0; i < need; i++) {
+    if (!(w = word(&p, end))) return 0;
+    if (i >= *cap) {
+      *cap = *cap * 2 + 16;
+      if (!(*words = realloc(*words, *cap * sizeof **words))) return -1;
+    }
+    (*words)[i] = w;
+  }
+  if (!(r->core = word(&p, end)) || !(w = word(&p, end))) return 0;
+  if ((r->nargs = count(w)) < 0) return -1;
+  for (size_t i = need; i < need + (size_t)r->nargs; i++) {
+    if (!(w = word(&p, end))) return 0;
+    if (i >= *cap) {
+      *cap = *cap * 2 + 16;
+      if (!(*words = realloc(*words, *cap * sizeof **words))) return -1;
+    }
+    (*words)[i] = w;
+  }
+  r->join = *words;
+  r->args = *words + need;
+  *at = p;
+  return 1;
+}
+
+#define ACK_CAP 4096
+
+int launcher(void) {
+  signal(SIGCHLD, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  size_t cap = 1 << 16, len = 0, wcap = 0;
+  char *buf = malloc(cap), **words = NULL;
+  char *acks = malloc(ACK_CAP);
+  if (!buf || !acks) return 125;
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      if (!(buf = realloc(buf, cap))) return 125;
+    }
+    ssize_t n = read(0, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    char *at = buf, *end = buf + len;
+    size_t acked = 0;
+    struct record r;
+    int got;
+    while ((got = parse(&at, end, &r, &words, &wcap)) == 1) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        free(acks);
+        supervise(&r);
+      }
+      if (pid < 0) {
+        fprintf(stderr, "corral-exec launch: fork: %s\n", strerror(errno));
+        say(r.key, "failed");
+      }
+      size_t klen = strlen(r.key);
+      if (acked + klen + 1 > ACK_CAP) {
+        if (write(1, acks, acked) < 0) { /* the agent is gone; EOF follows */ }
+        acked = 0;
+      }
+      memcpy(acks + acked, r.key, klen);
+      acks[acked + klen] = '\n';
+      acked += klen + 1;
+    }
+    if (acked > 0 && write(1, acks, acked) < 0) { /* the agent is gone; EOF follows */ }
+    if (got < 0) {
+      fprintf(stderr, "corral-exec launch: malformed launch record\n");
+      return 125;
+    }
+    len = (size_t)(end - at);
+    memmove(buf, at, len);
+  }
+}

@@ -29,6 +29,9 @@
 #include <unistd.h>
 #include "corral-exec.h"
 
+/* Acknowledgements are written in batches of at most this many bytes. */
+#define ACK_CAP 4096
+
 /* A record's words point into the launcher's buffer; valid until the buffer moves. */
 struct record {
   char *key, *meta, *cwd, *out, *err, *core;
@@ -171,7 +174,9 @@ static int parse(char **at, char *end, struct record *r, char ***words, size_t *
   for (int i = 0; i < 6; i++)
     if (!(fixed[i] = word(&p, end))) return 0;
   r->key = fixed[0], r->meta = fixed[1], r->cwd = fixed[2], r->out = fixed[3], r->err = fixed[4];
-  if (strlen(r->key) > 20 || count(r->key) < 1) return -1;
+  /* Keys are the agent's launch counter: digits, no sign, short (an ack line must fit ACK_CAP). */
+  size_t klen = strlen(r->key);
+  if (klen == 0 || klen > 20 || strspn(r->key, "0123456789") != klen) return -1;
   if ((r->njoin = count(fixed[5])) < 0) return -1;
   size_t need = (size_t)r->njoin;
   /* Words are gathered in one array: the joins, then the args once their count is known. */
@@ -198,8 +203,6 @@ static int parse(char **at, char *end, struct record *r, char ***words, size_t *
   *at = p;
   return 1;
 }
-
-#define ACK_CAP 4096
 
 int launcher(void) {
   signal(SIGCHLD, SIG_IGN);

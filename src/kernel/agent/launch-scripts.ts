@@ -3,8 +3,8 @@
 // With the exec helper built, the launcher is `corral-exec launch` (native/corral-launch.c): the
 // same protocol as below, in C, fed NUL-separated records (launchRecord) that carry the enter steps
 // as data — it forks each supervisor and task side from a 1 MB static process and execs nothing but
-// the task, where the shell launcher forks two subshells and execs corral-exec per task (about
-// twice the CPU per launch, bench/RESULTS.md). Otherwise (no C compiler at build time):
+// the task, where the shell launcher forks two subshells and execs corral-exec per task (1.3–1.7
+// times the CPU per launch, bench/launcher.mjs). Otherwise (no C compiler at build time):
 //
 // One long-lived `sh -s` per agent, the launcher (launcher.ts), reads one `L …` line per task. `L`
 // forks the task's supervisor as a SUBSHELL of the launcher — no exec, so a launch costs the

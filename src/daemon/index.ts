@@ -19,7 +19,7 @@ import { RemoteMasterLink } from '../kernel/remote/agent-side';
 import type { FeedEndpoint } from '../kernel/remote/protocol';
 import { inProcessTransport } from '../kernel/sdk/in-process';
 import { systemClock, type Clock } from '../shared/clock';
-import { taskBaseEnv, type DaemonConfig } from '../shared/config';
+import { taskBaseEnv, type DaemonConfig, type Role } from '../shared/config';
 import { CorralError } from '../shared/errors';
 import { startDiscoveryRole, type TaskHint } from '../discovery';
 import type { Logger } from '../shared/logger';
@@ -233,6 +233,7 @@ async function startAgent(config: Readonly<DaemonConfig>, parts: Parts & { maste
  * master's view that the master's operator feed keeps current (no HTTP lookup routes: no API here).
  */
 async function startRemoteAgent(config: Readonly<DaemonConfig>, deps: DaemonDeps): Promise<Daemon> {
+  refuseRolesWithoutMaster(config.roles);
   const logger = deps.logger;
   const clock = deps.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
@@ -263,6 +264,17 @@ async function startRemoteAgent(config: Readonly<DaemonConfig>, deps: DaemonDeps
       await agent.stop();
     },
   };
+}
+
+/**
+ * A node that joins a cluster without the master is an agent (with DNS when it has the discovery
+ * role); any other role needs the master here. Checked before anything starts: naming a role that
+ * would not run, or leaving out the agent, is an error rather than a different node.
+ */
+function refuseRolesWithoutMaster(roles: readonly Role[]): void {
+  const needMaster = roles.filter((r) => r !== 'agent' && r !== 'discovery');
+  if (needMaster.length > 0) throw new CorralError('CONFIG_INVALID', `${needMaster.map((r) => `--${r}`).join(' and ')} runs beside the master: add --master, or leave it out on a node that joins as an agent`);
+  if (!roles.includes('agent')) throw new CorralError('CONFIG_INVALID', 'A node that joins a cluster without --master runs the agent: add --agent (a DNS-only node, --discovery without --agent, is not supported yet)');
 }
 
 /**

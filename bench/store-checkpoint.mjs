@@ -14,7 +14,7 @@
 // and prints per mode the writer's CPU and wall time, and the transaction latency p50 / p99 / max.
 // The last line is the figures as JSON.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -61,8 +61,7 @@ const [mode, runs, batch, dir] = process.argv.slice(2);
 
 const work = mkdtempSync(join(tmpdir(), 'corral-bench-store-'));
 try {
-  writeFileSync(join(work, 'writer.ts'), WRITER);
-  esbuild.buildSync({ entryPoints: [join(work, 'writer.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: join(work, 'writer.cjs'), external: ['better-sqlite3'], logLevel: 'error' });
+  esbuild.buildSync({ stdin: { contents: WRITER, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', format: 'cjs', outfile: join(work, 'writer.cjs'), external: ['better-sqlite3'], logLevel: 'error' });
   console.log(`bench/store-checkpoint: ${args.runs} cron runs (3 puts each) in transactions of ${args.batch}; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const results = [];
   for (const mode of ['default', 'no-ckpt', 'default', 'no-ckpt']) {

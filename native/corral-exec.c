@@ -98,16 +98,21 @@ static void wait_for_start(long long start) {
   }
 }
 
-static void say_running(const char *key) {
-  char line[96];
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-  int len = snprintf(line, sizeof line, "%s running %lld\n", key, ms);
+void say(const char *key, const char *what) {
+  char line[160];
+  int len = snprintf(line, sizeof line, "%s %s\n", key, what);
   struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
   sigaction(SIGPIPE, &ignore, &old);
   if (len > 0 && len < (int)sizeof line && write(3, line, (size_t)len) < 0) { /* the agent may be gone */ }
   sigaction(SIGPIPE, &old, NULL);
+}
+
+static void say_running(const char *key) {
+  char what[48];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  snprintf(what, sizeof what, "running %lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+  say(key, what);
   close(3);
 }
 

@@ -8,6 +8,9 @@ int run_task(int argc, char **argv);
 /* `corral-exec launch`: the fork server (corral-launch.c). */
 int launcher(void);
 
+/* `KEY WHAT` on fd 3 in one write (under PIPE_BUF, never interleaved); the agent may be gone. */
+void say(const char *key, const char *what);
+
 /* sh's `$?` for a wait status: the exit code, or 128 + the signal. */
 int shell_status(int status);
 

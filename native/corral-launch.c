@@ -37,16 +37,10 @@ struct record {
   char *key, *meta, *cwd, *out, *err, *core;
   char **join;
   long njoin;
-  char **args;
-  long nargs;
+  /* The exec helper's argv (argv[0] a placeholder, NULL-ended), for run_task as it is. */
+  char **argv;
+  long argc;
 };
-
-/* One line on fd 3, a single write (under PIPE_BUF, so never interleaved); the agent may be gone. */
-static void say(const char *key, const char *what) {
-  char line[160];
-  int len = snprintf(line, sizeof line, "%s %s\n", key, what);
-  if (len > 0 && len < (int)sizeof line && write(3, line, (size_t)len) < 0) { /* ignored */ }
-}
 
 /* Writes `text` to META/NAME (created or truncated), as `echo text >file` does; errors are ignored. */
 static void record_file(const char *meta, const char *name, const char *text) {
@@ -105,11 +99,7 @@ static void task_side(const struct record *r) {
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
   }
-  char **argv = calloc((size_t)r->nargs + 2, sizeof *argv);
-  if (!argv) _exit(125);
-  argv[0] = "corral-exec";
-  for (long i = 0; i < r->nargs; i++) argv[i + 1] = r->args[i];
-  _exit(run_task((int)r->nargs + 1, argv));
+  _exit(run_task((int)r->argc, r->argv));
 }
 
 /* The supervisor (forked by the launcher): logs, sandbox, the task side, its status (never returns). */
@@ -165,6 +155,26 @@ static long count(const char *w) {
   return (*w == '\0' || *e != '\0' || n < 0 || n > 1000000) ? -1 : n;
 }
 
+/* Sets (*words)[i] = w, growing the array; 0 when out of memory. */
+static int put_word(char ***words, size_t *cap, size_t i, char *w) {
+  if (i >= *cap) {
+    *cap = *cap * 2 + 16;
+    if (!(*words = realloc(*words, *cap * sizeof **words))) return 0;
+  }
+  (*words)[i] = w;
+  return 1;
+}
+
+/* Reads n words at *p into (*words)[from…]: 1 when all were there, 0 when more bytes are needed, -1 out of memory. */
+static int take_words(char **p, char *end, char ***words, size_t *cap, size_t from, size_t n) {
+  for (size_t i = from; i < from + n; i++) {
+    char *w = word(p, end);
+    if (!w) return 0;
+    if (!put_word(words, cap, i, w)) return -1;
+  }
+  return 1;
+}
+
 /*
  * Parses one record at *at; 1 when complete (*at moves past it), 0 when more bytes are needed, -1
  * when it is malformed (the agent never writes one: the launcher stops).
@@ -178,28 +188,19 @@ static int parse(char **at, char *end, struct record *r, char ***words, size_t *
   size_t klen = strlen(r->key);
   if (klen == 0 || klen > 20 || strspn(r->key, "0123456789") != klen) return -1;
   if ((r->njoin = count(fixed[5])) < 0) return -1;
-  size_t need = (size_t)r->njoin;
-  /* Words are gathered in one array: the joins, then the args once their count is known. */
-  for (size_t i = 0; i < need; i++) {
-    if (!(w = word(&p, end))) return 0;
-    if (i >= *cap) {
-      *cap = *cap * 2 + 16;
-      if (!(*words = realloc(*words, *cap * sizeof **words))) return -1;
-    }
-    (*words)[i] = w;
-  }
+  /* One array: the joins, then the helper's argv — a placeholder argv[0], the args, a NULL. */
+  size_t nj = (size_t)r->njoin;
+  int got = take_words(&p, end, words, cap, 0, nj);
+  if (got != 1) return got;
   if (!(r->core = word(&p, end)) || !(w = word(&p, end))) return 0;
-  if ((r->nargs = count(w)) < 0) return -1;
-  for (size_t i = need; i < need + (size_t)r->nargs; i++) {
-    if (!(w = word(&p, end))) return 0;
-    if (i >= *cap) {
-      *cap = *cap * 2 + 16;
-      if (!(*words = realloc(*words, *cap * sizeof **words))) return -1;
-    }
-    (*words)[i] = w;
-  }
+  long nargs = count(w);
+  if (nargs < 0) return -1;
+  if (!put_word(words, cap, nj, "corral-exec")) return -1;
+  if ((got = take_words(&p, end, words, cap, nj + 1, (size_t)nargs)) != 1) return got;
+  if (!put_word(words, cap, nj + 1 + (size_t)nargs, NULL)) return -1;
   r->join = *words;
-  r->args = *words + need;
+  r->argv = *words + nj;
+  r->argc = nargs + 1;
   *at = p;
   return 1;
 }

@@ -40,6 +40,23 @@ const dataDir = mkdtempSync(join(tmpdir(), 'corral-bench-cron-'));
 const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// CPU in ms: the whole machine's busy time (/proc/stat: every CPU, every process and kernel thread),
+// one process's own (utime + stime of all its threads), and this bench process's (node-cron's part).
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+const machineBusyMs = () => {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) * TICK_MS;
+};
+const processCpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+};
+const benchCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const cpuSample = (pid) => ({ machine: machineBusyMs(), corral: processCpuMs(pid), bench: benchCpuMs() });
+
 async function startCorral() {
   const proc = spawn(process.execPath, [...args['corral-node-args'].split(' ').filter(Boolean), resolve(args.corral), 'up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--agent-cpus', '64', '--agent-mem', '65536', '--agent-disk', '65536'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -86,7 +103,11 @@ async function main() {
         if (now >= windowStart && now < windowEnd + 500) nodeCronLate.push(now - Math.floor(now / 1000) * 1000);
       }),
     );
-    await sleep(windowEnd - Date.now() + 3000);
+    await sleep(windowStart - Date.now());
+    const cpuAtStart = cpuSample(corral.proc.pid);
+    await sleep(windowEnd - Date.now());
+    const cpuAtEnd = cpuSample(corral.proc.pid);
+    await sleep(3000);
     for (const t of tasks) t.stop();
     // Stop new runs, let the last ones report.
     for (let i = 0; i < N; i += 50) await Promise.all(names.slice(i, i + 50).map((n) => api('POST', '/api/v1/jobs', def(n, true))));
@@ -135,6 +156,19 @@ async function main() {
     late.sort((a, b) => a - b);
     nodeCronLate.sort((a, b) => a - b);
     const spread = (xs) => (xs.sort((a, b) => a - b), { p50: pct(xs, 50), p99: pct(xs, 99), max: xs.at(-1) });
+    // Where the CPU went in the window, per run that reached TASK_RUNNING in it: the corral process
+    // (every role, all its threads), and the rest of the machine without this bench (the launcher,
+    // supervisors, tasks and the kernel's work for them). At that cost, the machine's cores carry at
+    // most `cores * 1000 / total` runs a second: the ceiling for this machine, whatever the lateness.
+    const cpuMs = (k) => cpuAtEnd[k] - cpuAtStart[k];
+    const perRun = (ms) => Number((ms / Math.max(1, runningInWindow)).toFixed(2));
+    const cores = cpus().length;
+    const cpuPerRunMs = {
+      corral: perRun(cpuMs('corral')),
+      rest: perRun(cpuMs('machine') - cpuMs('corral') - cpuMs('bench')),
+      total: perRun(cpuMs('machine') - cpuMs('bench')),
+    };
+    const machineBusy = Number((cpuMs('machine') / (cores * SECONDS * 1000)).toFixed(2));
     const figures = {
       jobs: N,
       seconds: SECONDS,
@@ -146,6 +180,9 @@ async function main() {
       phasesMs: { scheduledToCreated: spread(phases.created), createdToLaunched: spread(phases.launched), launchedToRunning: spread(phases.running) },
       // What the node sustained: runs that reached TASK_RUNNING within the window, per second.
       runningPerSecond: Number((runningInWindow / SECONDS).toFixed(1)),
+      cpuPerRunMs,
+      machineBusy,
+      runsPerSecondTheCoresCarry: Math.floor((cores * 1000) / cpuPerRunMs.total),
       // Seconds of the window with any run over 100 ms late, and the worst three (s after the window opened).
       secondsWithLateRuns: [...bySecond.values()].filter((v) => v.over100 > 0).length,
       worstSeconds: [...bySecond]
@@ -165,6 +202,9 @@ async function main() {
     row('lateness to TASK_RUNNING p50 (ms)', figures.latenessMs.p50);
     row('lateness to TASK_RUNNING p99 (ms)', figures.latenessMs.p99, figures.latenessMs.p99 < 100);
     row('runs reaching TASK_RUNNING per second in the window', figures.runningPerSecond);
+    row('CPU ms per run: corral / rest / total', `${cpuPerRunMs.corral} / ${cpuPerRunMs.rest} / ${cpuPerRunMs.total}`);
+    row(`machine busy in the window (${cores} CPUs)`, `${Math.round(machineBusy * 100)} %`);
+    row('runs/s the CPUs carry at that cost (ceiling)', `${figures.runsPerSecondTheCoresCarry} (of ${N} asked)`);
     for (const [what, v] of Object.entries(figures.phasesMs)) row(`  ${what} p50 / p99 / max (ms)`, `${v.p50} / ${v.p99} / ${v.max}`);
     row('seconds with a run over 100 ms late', `${figures.secondsWithLateRuns}/${SECONDS}`);
     row('  worst seconds (s: runs over 100 ms, max ms)', figures.worstSeconds.map((w) => `${w.second}: ${w.over100ms}, ${w.maxMs}`).join('; '));

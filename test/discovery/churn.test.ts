@@ -160,6 +160,14 @@ t.test('rebuilds: a burst is one rebuild, a slow build spaces the next, catalog(
   const published = () => discovery.answerer.catalog.tasks.map((x) => x.id);
   let n = 0;
   const add = () => source.emit({ type: 'TASK_ADDED', task: taskView({ id: `t${++n}`, host: '10.0.0.1' }) });
+  // A change rebuilt after the plain 10 ms by a build that costs `ms`, then one more change, now waiting.
+  const afterBuildOf = (ms: number) => {
+    slow.setCost(ms);
+    add();
+    fake.advance(10);
+    slow.setCost(0);
+    add();
+  };
 
   for (let i = 0; i < 200; i++) add();
   fake.advance(9);
@@ -168,12 +176,8 @@ t.test('rebuilds: a burst is one rebuild, a slow build spaces the next, catalog(
   t.equal(rebuilds, 1, '200 events within 10 ms: one rebuild');
   t.equal(published().length, 200);
 
-  slow.setCost(20);
-  add();
-  fake.advance(10);
+  afterBuildOf(20);
   t.equal(rebuilds, 2, 'a cheap last build: the plain 10 ms');
-  slow.setCost(0);
-  add();
   fake.advance(100);
   t.equal(rebuilds, 2, 'after a 20 ms build, not within 100 ms');
   t.equal(published().length, 201, 'the answerer still has the previous catalog');
@@ -181,24 +185,16 @@ t.test('rebuilds: a burst is one rebuild, a slow build spaces the next, catalog(
   t.equal(rebuilds, 3, 'but by 200 ms (10 × 20 ms)');
   t.equal(published().length, 202);
 
-  slow.setCost(100);
-  add();
-  fake.advance(10);
+  afterBuildOf(100);
   t.equal(rebuilds, 4);
-  slow.setCost(0);
-  add();
   fake.advance(240);
   t.equal(rebuilds, 4, 'after a 100 ms build, not within 240 ms');
   fake.advance(10);
   t.equal(rebuilds, 5, 'but capped at 250 ms');
   t.equal(published().length, 204);
 
-  slow.setCost(100);
-  add();
-  fake.advance(10);
+  afterBuildOf(100);
   t.equal(rebuilds, 6);
-  slow.setCost(0);
-  add();
   fake.advance(100);
   t.equal(published().length, 205, 'DNS lags while the rebuild waits');
   t.equal(discovery.catalog().tasks.length, 206, 'catalog() rebuilds at once while one is pending');

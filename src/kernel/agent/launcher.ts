@@ -152,17 +152,37 @@ class LauncherProcess {
   }
 }
 
+/** How one kind of launcher is started and fed (launch-scripts.ts has both protocols). */
+interface LauncherKind {
+  program: string;
+  args: string[];
+  /** Written to its stdin once, when it starts. */
+  preamble: string;
+  encode(spec: LaunchLine): string;
+  /** A shell reaps ended supervisors only when told to run something (LauncherProcess.reapSoon). */
+  isShell: boolean;
+}
+
+/** `corral-exec launch` when the exec helper was built (it takes only launches that end with it), else sh. */
+function launcherKind(execHelper: string | undefined): LauncherKind {
+  if (execHelper) return { program: execHelper, args: ['launch'], preamble: '', encode: (spec) => launchRecord(spec, execHelper), isShell: false };
+  return { program: '/bin/sh', args: ['-s'], preamble: `${LAUNCHER_PREAMBLE}\n`, encode: launchCommand, isShell: true };
+}
+
 /** The agent's handle on its launcher: starts one when needed, hands launches to it. */
 export class SupervisorLauncher {
   private current: LauncherProcess | undefined;
   private lastKey = 0;
   private stopped = false;
+  private readonly kind: LauncherKind;
 
   constructor(
     private readonly logger: Logger,
-    /** dist/corral-exec: the native launcher, which takes only launches that end with it; undefined = sh. */
-    private readonly execHelper?: string,
-  ) {}
+    /** dist/corral-exec: the native launcher; undefined = sh. */
+    execHelper?: string,
+  ) {
+    this.kind = launcherKind(execHelper);
+  }
 
   /** A key for a launch, unique for this agent process. */
   reserveKey(): number {
@@ -171,8 +191,7 @@ export class SupervisorLauncher {
 
   /** Hands a launch to the launcher (starting it if needed). Throws on a NUL byte or no launcher. */
   start(spec: LaunchLine, events: LaunchEvents): void {
-    const command = this.execHelper ? launchRecord(spec, this.execHelper) : launchCommand(spec);
-    this.launcher().add(spec.key, command, events);
+    this.launcher().add(spec.key, this.kind.encode(spec), events);
   }
 
   /** Ends the launcher (EOF on its stdin); supervisors keep running. Idempotent. */
@@ -187,7 +206,7 @@ export class SupervisorLauncher {
     if (this.stopped) throw new Error('The agent is stopping; no task supervisor can be started');
     // No environment: the task's own is applied after privileges are dropped (launch-scripts.ts).
     // `/` pins no directory; its own session keeps a terminal's signals away from the tasks.
-    const [program, args] = this.execHelper ? [this.execHelper, ['launch']] : ['/bin/sh', ['-s']];
+    const { program, args } = this.kind;
     const child: ChildProcess = spawn(program, args, { cwd: '/', env: {}, stdio: ['pipe', 'pipe', 'inherit', 'pipe'], detached: true });
     if (child.pid === undefined) {
       child.on('error', () => undefined);
@@ -200,7 +219,7 @@ export class SupervisorLauncher {
         events.onFailed((err as Error).message);
       }
     };
-    const launcher = new LauncherProcess(child.stdio[3] as Readable, child.stdin!, child.stdout!, resend, !this.execHelper);
+    const launcher = new LauncherProcess(child.stdio[3] as Readable, child.stdin!, child.stdout!, resend, this.kind.isShell);
     child.stdin!.on('error', () => undefined);
     child.on('error', () => undefined);
     child.once('exit', (code, signal) => {
@@ -210,7 +229,7 @@ export class SupervisorLauncher {
     });
     child.unref();
     (child.stdin as Writable & { unref?(): void }).unref?.();
-    if (!this.execHelper) child.stdin!.write(`${LAUNCHER_PREAMBLE}\n`);
+    if (this.kind.preamble) child.stdin!.write(this.kind.preamble);
     this.logger.info({ event: 'agent_launcher_started', pid: child.pid, launcher: program }, 'task supervisor launcher started');
     this.current = launcher;
     return launcher;

@@ -47,7 +47,7 @@ function runningFromCheckout(): boolean {
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run a Corral node: master, agent and init in one process unless roles are named')
+    .description('run a Corral node: master, agent, init, cron and discovery in one process unless roles are named')
     .option('--listen <host:port>', 'HTTP API address (default 127.0.0.1:5050)')
     .option('--config <file>', 'JSON config file (default <data-dir>/config.json if present)')
     .option('--port-range <start-end>', 'ports the agent offers to tasks (default 10000-20000)')

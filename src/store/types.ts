@@ -59,6 +59,7 @@ export interface WatchOptions {
   fromRevision?: number;
 }
 
+/** Values given to put and txn are serialised when the call is made: the caller may change its objects afterwards. */
 export interface Store {
   /** Current store-wide revision (0 for an empty, never-written store). */
   revision(): Promise<number>;

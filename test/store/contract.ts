@@ -55,6 +55,19 @@ export function runStoreContract(t: Test, name: string, makeStore: MakeStore): P
       t.same(await s.get('/a'), { key: '/a', value: { back: true }, createRevision: 5, modRevision: 5, version: 1 }, 'a re-created key starts over');
     });
 
+    t.test('a value is taken when put or txn is called: changing the object afterwards changes nothing stored', async (t) => {
+      const s = await open(t);
+      const run = { status: 'queued', attempts: [] as number[] };
+      const put = s.put('/run', run);
+      run.status = 'running';
+      await put;
+      const txn = s.txn({ compare: [], success: [{ type: 'put', key: '/run2', value: run }] });
+      run.attempts.push(1);
+      await txn;
+      t.same((await s.get('/run'))?.value, { status: 'queued', attempts: [] });
+      t.same((await s.get('/run2'))?.value, { status: 'running', attempts: [] });
+    });
+
     t.test('deleting a missing key returns false and does not bump the revision', async (t) => {
       const s = await open(t);
       await s.put('/a', 1);

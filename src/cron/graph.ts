@@ -5,6 +5,8 @@ import { CorralError } from '../shared/errors';
 import type { JobDefinition } from './types';
 
 export type JobLookup = ReadonlyMap<string, Pick<JobDefinition, 'name' | 'parents'>>;
+/** One job's parents by name (a JobLookup is one); enough to check a submission. */
+export type ParentLookup = Pick<JobLookup, 'has' | 'get'>;
 
 /** Children of each job (jobs naming it as a parent), sorted by name. */
 export function childrenOf(jobs: JobLookup): Map<string, string[]> {
@@ -45,17 +47,17 @@ export class ChildIndex {
  * Checks that putting `job` into `jobs` (replacing one of the same name) keeps a DAG whose parents
  * all exist. Throws JOB_PARENT_NOT_FOUND or JOB_DEPENDENCY_CYCLE (with the cycle's path).
  */
-export function checkDependencies(jobs: JobLookup, job: Pick<JobDefinition, 'name' | 'parents'>): void {
+export function checkDependencies(jobs: ParentLookup, job: Pick<JobDefinition, 'name' | 'parents'>): void {
   const missing = (job.parents ?? []).filter((p) => !jobs.has(p));
   if (missing.length > 0) throw new CorralError('JOB_PARENT_NOT_FOUND', `Job '${job.name}' names parents that do not exist: ${missing.join(', ')}`);
-  const next = new Map(jobs);
-  next.set(job.name, job);
-  const cycle = findCycle(next, job.name);
+  // The graph with `job` in it, read through: only its ancestors are visited, not every job.
+  const withJob: ParentLookup = { has: (n) => n === job.name || jobs.has(n), get: (n) => (n === job.name ? job : jobs.get(n)) };
+  const cycle = findCycle(withJob, job.name);
   if (cycle) throw new CorralError('JOB_DEPENDENCY_CYCLE', `Job '${job.name}' would close a dependency cycle: ${cycle.join(' -> ')}`);
 }
 
 /** A cycle through `from` following parent links, as names from `from` back to it; undefined if none. */
-export function findCycle(jobs: JobLookup, from: string): string[] | undefined {
+export function findCycle(jobs: ParentLookup, from: string): string[] | undefined {
   const path: string[] = [];
   const done = new Set<string>();
   const visit = (name: string): string[] | undefined => {

@@ -3,7 +3,7 @@
 // submissions cannot together close a cycle that each alone would not.
 import type { Clock } from '../shared/clock';
 import { CorralError } from '../shared/errors';
-import { checkDependencies, dependents } from './graph';
+import { checkDependencies, dependents, type ParentLookup } from './graph';
 import { storedJob, validateJob } from './job';
 import type { JobEntry, JobRepo } from './job-repo';
 import type { CronFramework } from './framework';
@@ -40,7 +40,7 @@ export class JobService {
     return this.serial(async () => {
       const body = name !== undefined && typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...(input as object), name } : input;
       const job = validateJob(body, kind);
-      checkDependencies(this.definitions(), job);
+      checkDependencies(this.parents, job);
       const previous = this.framework.jobs.get(job.name);
       const now = this.clock.now();
       const stored = storedJob(job, now, previous?.stored);
@@ -89,6 +89,9 @@ export class JobService {
     if (!run || run.job !== name) throw new CorralError('JOB_RUN_NOT_FOUND', `Job '${name}' has no run '${runId}'`);
     return run;
   }
+
+  /** The jobs' parents, read from the framework's jobs without a copy (a submission is O(its ancestors)). */
+  private readonly parents: ParentLookup = { has: (n) => this.framework.jobs.has(n), get: (n) => this.framework.jobs.get(n)?.stored.job };
 
   definitions(): Map<string, JobDefinition> {
     return new Map([...this.framework.jobs].map(([k, v]) => [k, v.stored.job]));

@@ -15,6 +15,7 @@ import { OperatorEventHub } from './operator-events';
 import { isTerminal, type AgentInfo, type Filters, type FrameworkInfo, type Offer, type Operation, type TaskStatus } from '../types';
 import { allocateOffers } from './allocator';
 import { allocationInput, masterSnapshot } from './allocation-input';
+import { HeldMap, HoldingTally } from './holdings';
 import type { RoleConfig } from './allocator-roles';
 import { applyAdoption, planAdoption } from './adoption';
 import { agentView, offersByFramework, planReturn, planUnreachable, type AgentState, type AgentView } from './agent-loss';
@@ -50,8 +51,10 @@ const DEFAULT_REFUSE_SECONDS = 5;
 export class Master implements MasterLink {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
-  private readonly offers = new Map<string, Offer>();
-  private readonly tasks = new Map<string, TaskRecord>();
+  /** What the tasks and offers below hold, per agent and framework (kept by their HeldMaps). */
+  private readonly holdings = new HoldingTally();
+  private readonly offers = new HeldMap<Offer>(this.holdings, (o) => o);
+  private readonly tasks = new HeldMap<TaskRecord>(this.holdings, (r) => r.info);
   private readonly completed: TaskRecord[] = [];
   /** Frameworks torn down or timed out: their updates are acknowledged on their behalf. */
   private readonly removedFrameworks = new Set<string>();
@@ -388,7 +391,7 @@ export class Master implements MasterLink {
     if (!this.running || ![...this.frameworks.values()].some((f) => f.events && !f.suppressed)) return;
     // Nothing is offered on lost or draining agents.
     const agents = [...this.agents.values()].filter((a) => a.unreachableSince === undefined && !this.drains.has(a.info.id)).map((a) => a.info);
-    const snapshot = masterSnapshot({ now: this.opts.clock.now(), roles: this.opts.roles, agents, frameworks: this.frameworks.values(), tasks: this.tasks.values(), offers: this.offers.values() });
+    const snapshot = masterSnapshot({ now: this.opts.clock.now(), roles: this.opts.roles, agents, frameworks: this.frameworks.values(), held: this.holdings });
     for (const [fid, offers] of offersByFramework(allocateOffers(allocationInput(snapshot)), (id) => this.agents.get(id)!.info, uuid)) {
       for (const offer of offers) this.offers.set(offer.id, offer);
       this.frameworks.get(fid)?.events?.offers(offers);

@@ -5,6 +5,7 @@ import t from 'tap';
 import { allocateOffers, type AllocationInput, type AllocatorFramework, type PlannedOffer } from '../../../src/kernel/master/allocator';
 import { freePools, roleLimit, roleWeight, type RoleConfig } from '../../../src/kernel/master/allocator-roles';
 import { allocationInput, type Holding } from '../../../src/kernel/master/allocation-input';
+import { HoldingTally } from '../../../src/kernel/master/holdings';
 import { ShareHeap } from '../../../src/kernel/master/share-heap';
 import { dominantShare, fits, subtractResources } from '../../../src/kernel/sdk/resources';
 import type { AgentInfo, PortRange, Resources } from '../../../src/kernel/types';
@@ -98,7 +99,7 @@ t.test('freePools: a role uses its reservation first and overflows into the unre
   }
 });
 
-t.test('allocationInput sums tasks and offers per agent and framework in one pass', async (t) => {
+t.test('allocationInput reads what tasks and offers hold per agent and framework', async (t) => {
   const agents: AgentInfo[] = [
     { id: 'a1', hostname: 'a1', resources: res(4, 4096, 10, [r(1, 10)]), attributes: {}, registeredAt: 0, version: 't', reservations: { web: res(1, 1024) } },
     { id: 'a2', hostname: 'a2', resources: res(4, 4096, 10), attributes: {}, registeredAt: 0, version: 't' },
@@ -114,7 +115,7 @@ t.test('allocationInput sums tasks and offers per agent and framework in one pas
     now: NOW,
     agents,
     frameworks: [fw('f1', 'web'), fw('f2', 'batch', { suppressed: true })],
-    forEachHolding: (visit) => holdings.forEach(visit),
+    held: HoldingTally.of(holdings),
     roles: { web: { weight: 2 } },
   });
   t.same(input.total, res(8, 8192, 20));
@@ -141,7 +142,7 @@ function simulate(agentCount: number, agentResources: Resources, frameworks: Sim
   const tasks: Holding[] = [];
   let rounds = 0;
   for (; rounds < 10_000; rounds++) {
-    const plan = allocateOffers(allocationInput({ now: NOW, agents, roles, frameworks: frameworks.map((f) => fw(f.id, f.role)), forEachHolding: (visit) => tasks.forEach(visit) }));
+    const plan = allocateOffers(allocationInput({ now: NOW, agents, roles, frameworks: frameworks.map((f) => fw(f.id, f.role)), held: HoldingTally.of(tasks) }));
     let launched = 0;
     for (const offer of plan) {
       const f = frameworks.find((x) => x.id === offer.frameworkId)!;

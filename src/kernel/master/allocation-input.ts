@@ -8,8 +8,6 @@ import { freePools, type RoleConfig } from './allocator-roles';
 import { roleOf as frameworkRole, type FrameworkEntry } from './framework-entry';
 import { fromUnits, type HeldSums, type HoldingTally } from './holdings';
 
-export type { Holding } from './holdings';
-
 export interface AllocationSnapshot {
   now: number;
   agents: readonly AgentInfo[];

@@ -4,8 +4,8 @@
 import t from 'tap';
 import { allocateOffers, type AllocationInput, type AllocatorFramework, type PlannedOffer } from '../../../src/kernel/master/allocator';
 import { freePools, roleLimit, roleWeight, type RoleConfig } from '../../../src/kernel/master/allocator-roles';
-import { allocationInput, type Holding } from '../../../src/kernel/master/allocation-input';
-import { HoldingTally } from '../../../src/kernel/master/holdings';
+import { allocationInput } from '../../../src/kernel/master/allocation-input';
+import { HoldingTally, type Holding } from '../../../src/kernel/master/holdings';
 import { ShareHeap } from '../../../src/kernel/master/share-heap';
 import { dominantShare, fits, subtractResources } from '../../../src/kernel/sdk/resources';
 import type { AgentInfo, PortRange, Resources } from '../../../src/kernel/types';

@@ -18,7 +18,8 @@
  * exec of ARGV until that wall-clock time: everything else (session, namespaces, /proc, user) is
  * done before, so a task staged ahead starts on time; until then a SIGTERM ends it without ARGV
  * ever running. Either way `KEY running MS` (the wall-clock ms at that moment) goes to fd 3 just
- * before ARGV is exec'd, by the process that execs it, and ARGV never inherits fd 3.
+ * before ARGV is exec'd, by the process that execs it, and ARGV never inherits fd 3; the native
+ * launcher also has the same ms written to the launch's META/running (running_fd).
  *
  * Exit statuses are sh's: the task's exit code, or 128 + the signal that killed it; 125 when the
  * launch itself failed (message on stderr), 126/127 when ARGV cannot be executed / is not found.
@@ -107,13 +108,21 @@ void say(const char *key, const char *what) {
   sigaction(SIGPIPE, &old, NULL);
 }
 
+int running_fd = -1;
+
 static void say_running(const char *key) {
   char what[48];
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  snprintf(what, sizeof what, "running %lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+  long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  snprintf(what, sizeof what, "running %lld", ms);
   say(key, what);
   close(3);
+  if (running_fd >= 0) {
+    int len = snprintf(what, sizeof what, "%lld\n", ms);
+    if (write(running_fd, what, (size_t)len) < 0) { /* read as not recorded */ }
+    close(running_fd);
+  }
 }
 
 static void exec_task(char **argv, char **env) {

@@ -8,6 +8,13 @@ int run_task(int argc, char **argv);
 /* `corral-exec launch`: the fork server (corral-launch.c). */
 int launcher(void);
 
+/*
+ * Where say_running also records the ms at which ARGV is exec'd (-1: nowhere): the launch's
+ * META/running, opened close-on-exec by the native launcher's task side before privileges are
+ * dropped, so an agent that was down at that moment still learns when the task started.
+ */
+extern int running_fd;
+
 /* `KEY WHAT` on fd 3 in one write (under PIPE_BUF, never interleaved); the agent may be gone. */
 void say(const char *key, const char *what);
 

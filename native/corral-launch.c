@@ -5,12 +5,15 @@
  * whose file comment describes it; only the launch records differ (they carry no shell text):
  *
  *   stdin   one record per launch, every word ended by a NUL byte:
- *           KEY META CWD STDOUT STDERR NJOIN JOIN... CORE NARGS ARG...
+ *           KEY META CWD STDOUT STDERR NDIR DIR... NWRITE (FILE VALUE)... NJOIN JOIN... CORE NARGS ARG...
+ *           DIR: cgroups the task side makes first (one that exists is fine, a missing parent is
+ *           made); FILE VALUE: control files it then writes, in order (a new cgroup's limits);
  *           JOIN: cgroup.procs files the task side writes its pid to; CORE 1: core dumps off
  *           (RLIMIT_CORE 0); ARG...: the exec helper's own arguments (KEY ns|plain UID GID START N
  *           VARS... ARGV..., see corral-exec.c), run in the task side without another exec.
  *   stdout  `KEY\n` once the launch's supervisor was forked.
- *   fd 3    `KEY pid TASK SUPERVISOR START_TIME`, `KEY running MS`, `KEY exited`, `KEY failed`.
+ *   fd 3    `KEY pid TASK SUPERVISOR START_TIME`, `KEY running MS`, `KEY exited`, `KEY failed`;
+ *           META/running gets MS too, for an agent that was down when the task started.
  *
  * The launcher ignores SIGCHLD, so the kernel reaps supervisors as they end. EOF on stdin (the agent
  * is gone) ends the launcher and nothing else: supervisors and tasks run on, and a restarted agent
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "corral-exec.h"
@@ -35,8 +39,8 @@
 /* A record's words point into the launcher's buffer; valid until the buffer moves. */
 struct record {
   char *key, *meta, *cwd, *out, *err, *core;
-  char **join;
-  long njoin;
+  char **dirs, **writes, **join;
+  long ndirs, nwrites, njoin;
   /* The exec helper's argv (argv[0] a placeholder, NULL-ended), for run_task as it is. */
   char **argv;
   long argc;
@@ -82,23 +86,61 @@ static int open_onto(const char *path, int fd) {
   return 0;
 }
 
-/* The task side: join the container, then what corral-exec does for ARG... (never returns). */
+/* Writes `text` to the existing file `path` in one write(2); 0 or -1 with errno set. */
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return ok;
+}
+
+/* mkdir that accepts an existing directory and first makes missing parents (a few levels at most). */
+static int make_dir(const char *dir, int depth) {
+  if (mkdir(dir, 0755) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT || depth >= 8) return -1;
+  char parent[4096];
+  const char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof parent) return -1;
+  memcpy(parent, dir, (size_t)(slash - dir));
+  parent[slash - dir] = '\0';
+  if (make_dir(parent, depth + 1) != 0) return -1;
+  return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The task side: make and limit the container's new cgroups, join them, then what corral-exec does for ARG... (never returns). */
 static void task_side(const struct record *r) {
   prctl(PR_SET_NAME, "corral-task");
+  for (long i = 0; i < r->ndirs; i++) {
+    if (make_dir(r->dirs[i], 0) != 0) {
+      fprintf(stderr, "corral-exec: making cgroup %s: %s\n", r->dirs[i], strerror(errno));
+      _exit(125);
+    }
+  }
+  for (long i = 0; i < r->nwrites; i++) {
+    const char *file = r->writes[2 * i], *value = r->writes[2 * i + 1];
+    if (write_file(file, value) != 0) {
+      fprintf(stderr, "corral-exec: writing '%s' to %s: %s\n", value, file, strerror(errno));
+      _exit(125);
+    }
+  }
   char pid[32];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   for (long i = 0; i < r->njoin; i++) {
-    int fd = open(r->join[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+    if (write_file(r->join[i], pid) != 0) {
       fprintf(stderr, "corral-exec: joining %s: %s\n", r->join[i], strerror(errno));
       _exit(125);
     }
-    close(fd);
   }
   if (strcmp(r->core, "1") == 0) {
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
   }
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/running", r->meta) < (int)sizeof path)
+    running_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   _exit(run_task((int)r->argc, r->argv));
 }
 
@@ -179,27 +221,47 @@ static int take_words(char **p, char *end, char ***words, size_t *cap, size_t fr
  * Parses one record at *at; 1 when complete (*at moves past it), 0 when more bytes are needed, -1
  * when it is malformed (the agent never writes one: the launcher stops).
  */
+/*
+ * Reads a count word and that many words (times `per`) into (*words)[*used…]: 1 when all were
+ * there (*n is the count, *used moves past them), 0 when more bytes are needed, -1 when malformed.
+ */
+static int take_list(char **p, char *end, char ***words, size_t *cap, size_t *used, long per, long *n) {
+  char *w = word(p, end);
+  if (!w) return 0;
+  if ((*n = count(w)) < 0) return -1;
+  size_t k = (size_t)(*n * per);
+  int got = take_words(p, end, words, cap, *used, k);
+  if (got == 1) *used += k;
+  return got;
+}
+
 static int parse(char **at, char *end, struct record *r, char ***words, size_t *cap) {
-  char *p = *at, *fixed[6], *w;
-  for (int i = 0; i < 6; i++)
+  char *p = *at, *fixed[5], *w;
+  for (int i = 0; i < 5; i++)
     if (!(fixed[i] = word(&p, end))) return 0;
   r->key = fixed[0], r->meta = fixed[1], r->cwd = fixed[2], r->out = fixed[3], r->err = fixed[4];
   /* Keys are the agent's launch counter: digits, no sign, short (an ack line must fit ACK_CAP). */
   size_t klen = strlen(r->key);
   if (klen == 0 || klen > 20 || strspn(r->key, "0123456789") != klen) return -1;
-  if ((r->njoin = count(fixed[5])) < 0) return -1;
-  /* One array: the joins, then the helper's argv — a placeholder argv[0], the args, a NULL. */
-  size_t nj = (size_t)r->njoin;
-  int got = take_words(&p, end, words, cap, 0, nj);
-  if (got != 1) return got;
+  /* One array: the dirs, the writes, the joins, then the helper's argv — a placeholder argv[0], the args, a NULL. */
+  size_t used = 0, at_writes, at_join;
+  int got;
+  if ((got = take_list(&p, end, words, cap, &used, 1, &r->ndirs)) != 1) return got;
+  at_writes = used;
+  if ((got = take_list(&p, end, words, cap, &used, 2, &r->nwrites)) != 1) return got;
+  at_join = used;
+  if ((got = take_list(&p, end, words, cap, &used, 1, &r->njoin)) != 1) return got;
   if (!(r->core = word(&p, end)) || !(w = word(&p, end))) return 0;
   long nargs = count(w);
   if (nargs < 0) return -1;
-  if (!put_word(words, cap, nj, "corral-exec")) return -1;
-  if ((got = take_words(&p, end, words, cap, nj + 1, (size_t)nargs)) != 1) return got;
-  if (!put_word(words, cap, nj + 1 + (size_t)nargs, NULL)) return -1;
-  r->join = *words;
-  r->argv = *words + nj;
+  size_t at_argv = used;
+  if (!put_word(words, cap, at_argv, "corral-exec")) return -1;
+  if ((got = take_words(&p, end, words, cap, at_argv + 1, (size_t)nargs)) != 1) return got;
+  if (!put_word(words, cap, at_argv + 1 + (size_t)nargs, NULL)) return -1;
+  r->dirs = *words;
+  r->writes = *words + at_writes;
+  r->join = *words + at_join;
+  r->argv = *words + at_argv;
   r->argc = nargs + 1;
   *at = p;
   return 1;

@@ -200,7 +200,8 @@ async function startAgent(config: Readonly<DaemonConfig>, parts: Parts & { maste
   // Each agent keeps its task cgroups under its own parent (`corral/<node id prefix>`): at start an
   // agent removes the containers no checkpoint of its own knows, and other agents on the machine
   // (several `corral up` of a test suite, or agents with distinct --hostname) are not its leftovers.
-  const isolator = await selectIsolator({ force: config.isolation, logger: agentLogger, clock, parent: `corral/${nodeId(dataDir).slice(0, 16)}` });
+  // The task's side makes its own cgroups (the launcher does that work, not this event loop).
+  const isolator = await selectIsolator({ force: config.isolation, logger: agentLogger, clock, parent: `corral/${nodeId(dataDir).slice(0, 16)}`, setupInTask: true });
   const agent = new Agent({
     id: nodeId(dataDir),
     hostname: config.hostname,

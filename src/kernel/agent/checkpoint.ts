@@ -171,6 +171,11 @@ export class CheckpointStore {
     return readNumberFile(join(this.dir(taskId), 'task.pid'));
   }
 
+  /** When the task's program was exec'd (ms), as the native launcher's task side recorded it in `running`. */
+  runningAt(taskId: string): number | undefined {
+    return readNumberFile(join(this.dir(taskId), 'running'));
+  }
+
   /** What the supervisor wrote about itself: `<pid> <start time>`. */
   supervisor(taskId: string): { pid: number; startTime: number } | undefined {
     let text: string;

@@ -168,15 +168,19 @@ export function launchCommand(spec: LaunchLine): string {
 }
 
 /**
- * The native launcher's record (native/corral-launch.c): `KEY META CWD STDOUT STDERR NJOIN JOIN…
- * CORE NARGS ARG…`, each word ended by a NUL. ARG… are the exec helper's arguments: the argv must be
+ * The native launcher's record (native/corral-launch.c): `KEY META CWD STDOUT STDERR NDIR DIR…
+ * NWRITE (FILE VALUE)… NJOIN JOIN… CORE NARGS ARG…`, each word ended by a NUL. ARG… are the exec helper's arguments: the argv must be
  * launchArgv's with the helper (its first word, the helper's path, is left out: the launcher is it).
  */
 export function launchRecord(spec: LaunchLine, execHelper: string): string {
   if (spec.argv[0] !== execHelper) throw new Error('The native launcher runs only the exec helper');
   const args = spec.argv.slice(1);
-  const { cgroupProcs, noCoreDumps } = spec.enter;
-  const words = [launchKey(spec.key), spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath, String(cgroupProcs.length), ...cgroupProcs, noCoreDumps ? '1' : '0', String(args.length), ...args];
+  const { makeDirs, writes, cgroupProcs, noCoreDumps } = spec.enter;
+  const words = [
+    launchKey(spec.key), spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath,
+    String(makeDirs.length), ...makeDirs, String(writes.length), ...writes.flat(), String(cgroupProcs.length), ...cgroupProcs,
+    noCoreDumps ? '1' : '0', String(args.length), ...args,
+  ];
   refuseNul(words);
   return `${words.join('\0')}\0`;
 }

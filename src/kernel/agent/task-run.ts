@@ -175,11 +175,12 @@ export class TaskRun {
     this.ctx.watch.watch(supervisor, () => void this.finish());
     if (taskPid !== undefined) {
       this.onTaskPid(taskPid);
-      // Whether the program got exec'd before the agent died is unknown; the task is there, unless
-      // it is still held until its startAt.
+      // The program's exec is known from `running` (native launcher), else assumed: the task is
+      // there, unless it is still held until its startAt.
       const held = this.heldFor();
-      if (!stillRunningState && held > 0) this.heldTimer = this.ctx.clock.setTimeout(() => this.onRunning(false, this.task.startAt), held);
-      else this.onRunning(stillRunningState);
+      const ranAt = this.ctx.checkpoints.runningAt(this.task.taskId);
+      if (!stillRunningState && ranAt === undefined && held > 0) this.heldTimer = this.ctx.clock.setTimeout(() => this.onRunning(false, this.task.startAt), held);
+      else this.onRunning(stillRunningState, ranAt, Infinity);
     }
     if (this.killRequested) this.terminate((this.task.killGracePeriodSeconds ?? this.ctx.killGraceSeconds) * 1000);
   }
@@ -202,12 +203,15 @@ export class TaskRun {
     return (this.task.startAt ?? 0) - this.ctx.clock.now();
   }
 
-  /** `at`: when the exec helper said so, by its clock; used when it is not later than now and recent. */
-  private onRunning(alreadyReported: boolean, at?: number): void {
+  /**
+   * `at`: when the exec helper said so, by its clock; used when it is not later than now and at
+   * most `maxAgeMs` old (one recorded on disk before an agent restart may be as old as the outage).
+   */
+  private onRunning(alreadyReported: boolean, at?: number, maxAgeMs = 60_000): void {
     if (this.running || this.phase === 'finished') return;
     this.running = true;
     const now = this.ctx.clock.now();
-    const since = at !== undefined && at <= now && now - at < 60_000 ? at : now;
+    const since = at !== undefined && at <= now && now - at < maxAgeMs ? at : now;
     // Checkpointed with the RUNNING update (or the next one).
     this.saved.runningAt ??= since;
     if (this.requestedSignal) this.signal(this.requestedSignal);
@@ -298,6 +302,12 @@ export class TaskRun {
     }
     this.taskPid ??= this.ctx.checkpoints.taskPid(this.task.taskId);
     const exitStatus = this.ctx.checkpoints.exitStatus(this.task.taskId);
+    // Started and ended while no agent listened (found after a restart): it did run, and when.
+    const ranAt = this.running || this.saved.runningAt !== undefined ? undefined : this.ctx.checkpoints.runningAt(this.task.taskId);
+    if (ranAt !== undefined && ranAt <= this.ctx.clock.now()) {
+      this.saved.runningAt = ranAt;
+      this.report({ state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', at: ranAt });
+    }
     const limitHit = this.memoryHit || ((await this.container?.memoryLimitHit().catch(() => false)) ?? false);
     await this.reapContainer();
     if (exitStatus === undefined) {

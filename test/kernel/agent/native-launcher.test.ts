@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { locateExecHelper } from '../../../src/kernel/agent/exec-helper';
+import type { EnterSteps } from '../../../src/kernel/agent/isolation/types';
 import { launchArgv, launchRecord } from '../../../src/kernel/agent/launch-scripts';
+import { removeCgroupTree, uniqueParent } from './isolation/helpers/launch';
 import { waitUntil } from './helpers/harness';
 
 const helper = locateExecHelper();
@@ -28,7 +30,8 @@ function startLauncher(t: { teardown(fn: () => unknown): void }): Launcher {
   child.stdout!.on('data', (d: Buffer) => (acks += d.toString()));
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (events += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': it comes after stderr was read to its end (and fd 3, which supervisors share, closed).
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   t.teardown(() => child.stdin!.end());
   return {
     write: (text) => child.stdin!.write(text),
@@ -39,9 +42,11 @@ function startLauncher(t: { teardown(fn: () => unknown): void }): Launcher {
   };
 }
 
-function record(dir: string, key: number, script: string): string {
+const NO_CGROUPS: EnterSteps = { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: true };
+
+function record(dir: string, key: number, script: string, enter = NO_CGROUPS): string {
   const argv = launchArgv({ argv: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' }, pidNamespace: false, key, execHelper: helper });
-  return launchRecord({ key, metaDir: dir, cwd: dir, stdoutPath: join(dir, 'stdout'), stderrPath: join(dir, 'stderr'), enter: { cgroupProcs: [], noCoreDumps: true }, argv, argvSaysRunning: true }, helper!);
+  return launchRecord({ key, metaDir: dir, cwd: dir, stdoutPath: join(dir, 'stdout'), stderrPath: join(dir, 'stderr'), enter, argv, argvSaysRunning: true }, helper!);
 }
 
 function tempDir(t: { teardown(fn: () => unknown): void }): string {
@@ -84,4 +89,26 @@ t.test('a malformed record stops the launcher before it starts anything', { skip
   t.match(launcher.stderr(), /malformed launch record/);
   t.same(launcher.acks(), []);
   t.notOk(existsSync(join(dir, 'supervisor')), 'no supervisor started');
+});
+
+const PIDS = '/sys/fs/cgroup/pids';
+const noCgroups = !helper ? 'dist/corral-exec is not built' : process.getuid?.() !== 0 || !existsSync(join(PIDS, 'cgroup.procs')) ? 'needs root and a cgroup v1 pids hierarchy' : false;
+
+t.test('the task side makes its cgroup (and missing parents), writes its limits and joins it; a refused write stops it', { skip: noCgroups }, async (t) => {
+  const parent = join(PIDS, uniqueParent());
+  t.teardown(() => removeCgroupTree(parent));
+  const launcher = startLauncher(t);
+  const [good, bad] = [tempDir(t), tempDir(t)];
+  const cgroup = join(parent, 'node', 'task');
+  const enter: EnterSteps = { makeDirs: [cgroup], writes: [[join(cgroup, 'pids.max'), '7']], cgroupProcs: [join(cgroup, 'cgroup.procs')], noCoreDumps: false };
+  launcher.write(record(good, 1, `cat /proc/self/cgroup ${cgroup}/pids.max`, enter));
+  launcher.write(record(bad, 2, 'echo started', { ...enter, writes: [...enter.writes, [join(cgroup, 'no-such-file'), '1']] }));
+  await waitUntil('both launches to end', () => launcher.events().filter((e) => e.endsWith(' exited')).length === 2);
+  const out = readFileSync(join(good, 'stdout'), 'utf8');
+  t.match(out, new RegExp(`:pids:${cgroup.slice(PIDS.length)}\n`), 'the task ran in the cgroup its side made');
+  t.match(out, /^7$/m, 'with the limit written before it joined');
+  t.equal(readFileSync(join(good, 'exit_status'), 'utf8'), '0\n');
+  t.equal(readFileSync(join(bad, 'exit_status'), 'utf8'), '125\n', 'a refused write: the task never runs');
+  t.equal(readFileSync(join(bad, 'stdout'), 'utf8'), '');
+  t.match(readFileSync(join(bad, 'stderr'), 'utf8'), /corral-exec: writing '1' to .*no-such-file/);
 });

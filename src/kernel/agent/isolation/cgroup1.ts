@@ -6,11 +6,16 @@
 // - memMb → memory.limit_in_bytes, and memory.memsw.limit_in_bytes the same when swap accounting
 //   exists, so the limit includes swap. Over it the kernel OOM-kills inside the cgroup.
 // - pids → pids.max (processes and threads).
+// - setupInTask: the task's own side makes a new task's cgroups and writes their limits, before it
+//   joins them (EnterSteps.makeDirs/writes; the native launcher does it in C), so none of that
+//   cgroupfs work, which waits on the kernel's cgroup locks under load, runs on the agent's event
+//   loop. create() then only checks that no cgroup of that name is left from before: one that is
+//   is set up by the agent as without the option, because its old values must be read first.
 // - memoryLimitHit: `oom_kill` in memory.oom_control rose above its value at create(). A recovered
 //   container compares against 0: its cgroup was created for this task alone, so any OOM kill in it
 //   is this task's. memory.failcnt only counts reaching the limit (the kernel may have reclaimed
 //   its way out), so it is used only as a hint on kernels older than 4.13, which lack `oom_kill`.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../../shared/clock';
 import { CorralError } from '../../../shared/errors';
@@ -55,6 +60,32 @@ export interface Cgroup1Options {
   parent?: string;
   logger: Logger;
   clock?: Clock;
+  /** A new task's cgroups are made and limited by the task's side (see the file comment); default false. */
+  setupInTask?: boolean;
+}
+
+/** What the kernel offers in every cgroup alike, probed once on the parents. */
+interface Probes {
+  /** CFS bandwidth control (cpu.cfs_quota_us). */
+  cfs: boolean;
+  /** Swap accounting (memory.memsw.*). */
+  memsw: boolean;
+}
+
+/**
+ * The control-file writes that give a cgroup made just now `limits`, in order. A new cgroup has
+ * the kernel's defaults (period 100 ms, memsw unlimited), so the memory limit can go first and the
+ * period need not be written.
+ */
+function freshLimitWrites(dirs: Dirs, limits: ContainerLimits, probes: Probes): Array<[string, string]> {
+  const bytes = String(memLimitBytes(limits.memMb));
+  return [
+    [join(dirs.cpu, 'cpu.shares'), String(cpuShares(limits.cpus))],
+    ...(probes.cfs ? [[join(dirs.cpu, 'cpu.cfs_quota_us'), String(cfsQuotaUs(limits.cpus))] as [string, string]] : []),
+    [join(dirs.memory, 'memory.limit_in_bytes'), bytes],
+    ...(probes.memsw ? [[join(dirs.memory, 'memory.memsw.limit_in_bytes'), bytes] as [string, string]] : []),
+    [join(dirs.pids, 'pids.max'), String(limits.pids)],
+  ];
 }
 
 export class Cgroup1Isolator implements Isolator {
@@ -84,7 +115,9 @@ export class Cgroup1Isolator implements Isolator {
       }
       const dirs = parents as Dirs;
       for (const dir of distinct(dirs)) await probeWritable(dir);
-      return new Cgroup1Isolator(dirs, opts.logger, opts.clock ?? systemClock);
+      const probes = { cfs: await exists(join(dirs.cpu, 'cpu.cfs_quota_us')), memsw: await exists(join(dirs.memory, 'memory.memsw.limit_in_bytes')) };
+      if (!probes.cfs) opts.logger.warn({ event: 'isolation.cfs_missing', dir: dirs.cpu }, 'kernel lacks CFS bandwidth control; cpus are shares only');
+      return new Cgroup1Isolator(dirs, probes, opts.setupInTask ?? false, opts.logger, opts.clock ?? systemClock);
     } catch (err) {
       await removeDirs(created);
       if (err instanceof CorralError) throw err;
@@ -95,6 +128,8 @@ export class Cgroup1Isolator implements Isolator {
   private constructor(
     /** The parent cgroup in each hierarchy. */
     readonly parents: Readonly<Dirs>,
+    private readonly probes: Probes,
+    private readonly setupInTask: boolean,
     private readonly logger: Logger,
     private readonly clock: Clock,
   ) {}
@@ -107,6 +142,10 @@ export class Cgroup1Isolator implements Isolator {
   async create(taskId: string, limits: ContainerLimits): Promise<Container> {
     checkTask(taskId, limits);
     const dirs = under(this.parents, taskId);
+    if (this.setupInTask && distinct(dirs).every((dir) => !existsSync(dir))) {
+      const setup = { makeDirs: distinct(dirs), writes: freshLimitWrites(dirs, limits, this.probes) };
+      return new Cgroup1Container(taskId, limits, dirs, 0, this.clock, setup);
+    }
     const created: string[] = [];
     try {
       // Off the event loop, all hierarchies at once: a cgroup mkdir waits for the kernel's cgroup lock.
@@ -138,28 +177,21 @@ export class Cgroup1Isolator implements Isolator {
     return [...ids].sort();
   }
 
-  /** Whether the kernel has CFS bandwidth control (the same for every cgroup; probed once). */
-  private cfs: boolean | undefined;
-  /** Whether the kernel accounts swap (memory.memsw.*; the same for every cgroup; probed once). */
-  private memsw: boolean | undefined;
-
   private async applyLimits(dirs: Dirs, limits: ContainerLimits, fresh: boolean): Promise<void> {
+    if (fresh) {
+      for (const [file, value] of freshLimitWrites(dirs, limits, this.probes)) await writeValue(file, value);
+      return;
+    }
     await writeValue(join(dirs.cpu, 'cpu.shares'), cpuShares(limits.cpus));
-    this.cfs ??= await exists(join(dirs.cpu, 'cpu.cfs_quota_us'));
-    if (this.cfs) {
-      // A fresh cgroup's period is the kernel's default, which is CFS_PERIOD_US.
-      if (!fresh) await writeValue(join(dirs.cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
+    if (this.probes.cfs) {
+      await writeValue(join(dirs.cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
       await writeValue(join(dirs.cpu, 'cpu.cfs_quota_us'), cfsQuotaUs(limits.cpus));
-    } else {
-      this.logger.warn({ event: 'isolation.cfs_missing', dir: dirs.cpu }, 'kernel lacks CFS bandwidth control; cpus are shares only');
     }
     // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes, so raise memsw first.
     const bytes = memLimitBytes(limits.memMb);
     const memsw = join(dirs.memory, 'memory.memsw.limit_in_bytes');
     const limit = join(dirs.memory, 'memory.limit_in_bytes');
-    this.memsw ??= await exists(memsw);
-    // Fresh, memsw is unlimited: the limit can go first.
-    const currentMemsw = !this.memsw ? undefined : fresh ? Infinity : await readNumber(memsw);
+    const currentMemsw = this.probes.memsw ? await readNumber(memsw) : undefined;
     if (currentMemsw === undefined) await writeValue(limit, bytes);
     else if (bytes > currentMemsw) await writeValue(memsw, bytes).then(() => writeValue(limit, bytes));
     else await writeValue(limit, bytes).then(() => writeValue(memsw, bytes));
@@ -177,10 +209,12 @@ class Cgroup1Container implements Container {
     /** memory.oom_control `oom_kill` when the container was created. */
     private readonly baselineOomKills: number,
     private readonly clock: Clock,
+    /** The cgroups the task's side makes and limits before it joins them (setupInTask), if any. */
+    private readonly setup: Pick<EnterSteps, 'makeDirs' | 'writes'> = { makeDirs: [], writes: [] },
   ) {}
 
   enterSteps(): EnterSteps {
-    return { cgroupProcs: distinct(this.dirs).map((dir) => join(dir, 'cgroup.procs')), noCoreDumps: false };
+    return { ...this.setup, cgroupProcs: distinct(this.dirs).map((dir) => join(dir, 'cgroup.procs')), noCoreDumps: false };
   }
 
   /** Membership comes from enterSteps; the pid is only kept for logs. */

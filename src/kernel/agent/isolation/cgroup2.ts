@@ -164,7 +164,7 @@ class Cgroup2Container implements Container {
   ) {}
 
   enterSteps(): EnterSteps {
-    return { cgroupProcs: [join(this.dir, 'cgroup.procs')], noCoreDumps: false };
+    return { makeDirs: [], writes: [], cgroupProcs: [join(this.dir, 'cgroup.procs')], noCoreDumps: false };
   }
 
   /** Membership comes from enterSteps; the pid is only kept for logs. */

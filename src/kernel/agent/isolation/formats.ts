@@ -61,7 +61,11 @@ export function joinCgroupLine(procsFile: string): string {
 
 /** A container's enter steps as POSIX sh lines (pid `$self`); empty when there is nothing to do. */
 export function enterScript(steps: EnterSteps): string {
-  const lines = steps.cgroupProcs.map(joinCgroupLine);
+  const lines = [
+    ...steps.makeDirs.map((dir) => `mkdir -p -- ${shellQuote(dir)} || exit 125`),
+    ...steps.writes.map(([file, value]) => `printf %s ${shellQuote(value)} > ${shellQuote(file)} || exit 125`),
+    ...steps.cgroupProcs.map(joinCgroupLine),
+  ];
   if (steps.noCoreDumps) lines.push('ulimit -c 0');
   return lines.join('\n');
 }

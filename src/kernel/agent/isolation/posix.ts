@@ -81,7 +81,7 @@ class PosixContainer implements Container {
   ) {}
 
   enterSteps(): EnterSteps {
-    return { cgroupProcs: [], noCoreDumps: true };
+    return { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: true };
   }
 
   attach(pid: number): void {

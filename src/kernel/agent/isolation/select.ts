@@ -23,12 +23,14 @@ export interface SelectIsolatorOptions {
   parent?: string;
   logger: Logger;
   clock?: Clock;
+  /** cgroup v1: a new task's cgroups are made and limited by the task's side (Cgroup1Options.setupInTask). */
+  setupInTask?: boolean;
 }
 
 export async function selectIsolator(opts: SelectIsolatorOptions): Promise<Isolator> {
   const force = opts.force ?? 'auto';
   const root = opts.cgroupRoot ?? '/sys/fs/cgroup';
-  const cgroup = { root, parent: opts.parent, logger: opts.logger, clock: opts.clock };
+  const cgroup = { root, parent: opts.parent, logger: opts.logger, clock: opts.clock, setupInTask: opts.setupInTask };
   const posix = (): PosixIsolator => new PosixIsolator({ logger: opts.logger, clock: opts.clock });
   switch (force) {
     case 'cgroup2':

@@ -17,6 +17,13 @@ export interface ContainerLimits {
 }
 
 export interface EnterSteps {
+  /**
+   * cgroup directories the task's side creates first, in order (one that exists is fine, a missing
+   * parent is made): a container whose cgroups are set up in the task (Cgroup1Options.setupInTask).
+   */
+  makeDirs: string[];
+  /** Control files the task's side then writes, in order, as [file, value]; a failed write stops the launch. */
+  writes: Array<[file: string, value: string]>;
   /** cgroup.procs files the task's side writes its own pid to; a failed write stops the launch. */
   cgroupProcs: string[];
   /** Core dumps off (RLIMIT_CORE 0). */

@@ -19,6 +19,8 @@ export interface ChildRequest {
   dataDir: string;
   cgroupParent: string;
   tasks: TaskInfo[];
+  /** A new task's cgroups are made by its own side, as `corral up` has it. */
+  setupInTask?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
       if (running.size === request.tasks.length) print({ ready: true });
     },
   };
-  const isolator = await selectIsolator({ parent: request.cgroupParent, logger: silentLogger() });
+  const isolator = await selectIsolator({ parent: request.cgroupParent, logger: silentLogger(), setupInTask: request.setupInTask });
   agent = new Agent({
     id: 'agent-1',
     hostname: 'node-a.test',

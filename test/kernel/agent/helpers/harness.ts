@@ -81,12 +81,13 @@ export function newCgroupParent(): string {
 }
 
 /**
- * A real isolator (cgroup v1 on this machine) whose task cgroups live under a parent of their own,
+ * A real isolator (cgroup v1 on this machine, set up as `corral up` does) whose task cgroups live under a parent of their own,
  * so parallel test files never see, or clean up, each other's containers. Removed at teardown
  * (teardowns run last-registered first, so after the agents this isolator serves have stopped).
  */
 export async function testIsolator(t: TeardownHost, force: IsolationChoice = 'auto', parent = newCgroupParent()): Promise<Isolator> {
-  const isolator = await selectIsolator({ force, parent, logger: silentLogger() });
+  // As `corral up` has it: a new task's cgroups are made by its own side.
+  const isolator = await selectIsolator({ force, parent, logger: silentLogger(), setupInTask: true });
   t.teardown(() => removeCgroupParent(isolator));
   return isolator;
 }

@@ -85,6 +85,52 @@ t.test('a parent cgroup removed under the isolator (an empty one, by someone’s
   await c.destroy();
 });
 
+t.test('setupInTask: create() makes nothing; the task side makes its cgroups with their limits and joins them', async (t) => {
+  const iso = await Cgroup1Isolator.open({ parent, logger, setupInTask: true });
+  opened ??= iso;
+  const c = await iso.create('in-task', { cpus: 0.5, memMb: 48, pids: 33 });
+  t.teardown(() => c.destroy());
+  for (const dir of iso.parentDirs()) t.notOk(await dirExists(join(dir, 'in-task')), `${dir}/in-task not made by create()`);
+  const steps = c.enterSteps();
+  t.same(steps.makeDirs, iso.parentDirs().map((dir) => join(dir, 'in-task')), 'one directory per hierarchy, made first');
+  t.same(steps.writes.map(([file]) => file.split('/').pop()), ['cpu.shares', 'cpu.cfs_quota_us', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'pids.max'].filter((f) => f !== 'memory.memsw.limit_in_bytes' || existsSync(join(iso.parents.memory, f))));
+  t.equal(await c.processCount(), 0, 'a container not yet made reads as empty');
+  t.equal(await c.memoryLimitHit(), false);
+  const task = launch(t, c, 'sleep 30');
+  await waitFor('the task side to join its cgroups', async () => (await c.processCount()) === 1);
+  const read = (ctl: 'cpu' | 'memory' | 'pids', file: string): string => readFileSync(join(iso.parents[ctl], 'in-task', file), 'utf8').trim();
+  t.equal(read('cpu', 'cpu.shares'), '512');
+  t.equal(read('cpu', 'cpu.cfs_quota_us'), '50000');
+  t.equal(read('memory', 'memory.limit_in_bytes'), String(48 * 1024 * 1024));
+  t.equal(read('pids', 'pids.max'), '33');
+  const member = readFileSync(`/proc/${task.pid}/cgroup`, 'utf8');
+  for (const ctl of ['memory', 'pids', 'freezer']) t.match(member, new RegExp(`:${ctl}:/.*/in-task\n`), `in the ${ctl} cgroup`);
+  await c.signalAll('SIGKILL');
+  await withTimeout('the task to end', task.exited);
+  await c.destroy();
+  for (const dir of iso.parentDirs()) t.notOk(await dirExists(join(dir, 'in-task')), 'destroy removes what the task side made');
+});
+
+t.test('setupInTask: a cgroup left from before is set up by create() (its old values read first), a failed make stops the task', async (t) => {
+  const iso = await Cgroup1Isolator.open({ parent, logger, setupInTask: true });
+  for (const dir of iso.parentDirs()) mkdirSync(join(dir, 'left-in-task'));
+  const left = await iso.create('left-in-task', { cpus: 0.5, memMb: 48, pids: 33 });
+  t.same([left.enterSteps().makeDirs, left.enterSteps().writes], [[], []], 'nothing left for the task side to make');
+  t.equal(readFileSync(join(iso.parents.pids, 'left-in-task', 'pids.max'), 'utf8').trim(), '33');
+  await left.destroy();
+
+  const c = await iso.create('cannot-make', { cpus: 0.5, memMb: 48, pids: 33 });
+  const steps = c.enterSteps();
+  // The same container, with a write the kernel refuses after its directories were made.
+  const broken: typeof c = Object.assign(Object.create(c) as typeof c, { enterSteps: () => ({ ...steps, writes: [...steps.writes, [join(iso.parents.pids, 'cannot-make', 'no-such-file'), '1']] as Array<[string, string]> }) });
+  const task = launch(t, broken, 'echo started');
+  const end = await withTimeout('the task side to stop', task.exited);
+  t.equal(end.code, 125, 'the task never starts outside its limits');
+  t.match(task.stderr(), /no-such-file/);
+  await c.destroy();
+  for (const dir of iso.parentDirs()) t.notOk(await dirExists(join(dir, 'cannot-make')));
+});
+
 t.test('a task over its memory limit is OOM-killed and reported; one under it is not', async (t) => {
   const iso = await isolator();
   const over = await iso.create('mem-over', { cpus: 1, memMb: 32, pids: 20 });

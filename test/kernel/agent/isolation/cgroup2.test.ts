@@ -48,7 +48,7 @@ t.test('create writes weight, cpu.max, memory.max, swap 0, oom.group and pids.ma
   t.equal(read(dir, 'memory.swap.max'), '0');
   t.equal(read(dir, 'memory.oom.group'), '1');
   t.equal(read(dir, 'pids.max'), '50');
-  t.same(c.enterSteps(), { cgroupProcs: [`${dir}/cgroup.procs`], noCoreDumps: false });
+  t.same(c.enterSteps(), { makeDirs: [], writes: [], cgroupProcs: [`${dir}/cgroup.procs`], noCoreDumps: false });
   t.same(await iso.leftovers(), ['web.1']);
   await t.rejects(iso.create('a/b', { cpus: 1, memMb: 1, pids: 1 }), { code: 'INVALID_REQUEST' });
 

@@ -21,7 +21,7 @@ t.test('signalAll kills the whole process group, background grandchild included'
   const iso = new PosixIsolator({ logger });
   t.equal(iso.name, 'posix');
   const c = await iso.create('group', { cpus: 1, memMb: 256, pids: 10 });
-  t.same(c.enterSteps(), { cgroupProcs: [], noCoreDumps: true });
+  t.same(c.enterSteps(), { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: true });
   const task = launch(t, c, `sh -c 'sh -c "sleep 100; :" & sleep 100 & wait'`);
   await waitFor('four processes', async () => (await c.processCount()) === 4);
   t.equal(liveInGroup(task.pid), 4);

@@ -5,8 +5,9 @@
  * whose file comment describes it; only the launch records differ (they carry no shell text):
  *
  *   stdin   one record per launch, every word ended by a NUL byte:
- *           KEY META CWD STDOUT STDERR NDIR DIR... NWRITE (FILE VALUE)... NJOIN JOIN... CORE NARGS ARG...
- *           DIR: cgroups the task side makes first (one that exists is fine, a missing parent is
+ *           KEY META CWD STDOUT STDERR OWNER NDIR DIR... NWRITE (FILE VALUE)... NJOIN JOIN... CORE NARGS ARG...
+ *           STDOUT, STDERR: the task's logs, opened for appending by its supervisor and created
+ *           (mode 0640) when missing; OWNER `UID:GID` is given them, `-` leaves them to root. DIR: cgroups the task side makes first (one that exists is fine, a missing parent is
  *           made); FILE VALUE: control files it then writes, in order (a new cgroup's limits);
  *           JOIN: cgroup.procs files the task side writes its pid to; CORE 1: core dumps off
  *           (RLIMIT_CORE 0); ARG...: the exec helper's own arguments (KEY ns|plain UID GID START N
@@ -39,6 +40,9 @@
 /* A record's words point into the launcher's buffer; valid until the buffer moves. */
 struct record {
   char *key, *meta, *cwd, *out, *err, *core;
+  /* The logs' owner; uid -1: none given. */
+  uid_t uid;
+  gid_t gid;
   char **dirs, **writes, **join;
   long ndirs, nwrites, njoin;
   /* The exec helper's argv (argv[0] a placeholder, NULL-ended), for run_task as it is. */
@@ -75,10 +79,11 @@ static unsigned long long own_start_time(void) {
   return p ? strtoull(p, NULL, 10) : 0;
 }
 
-/* Opens `path` onto `fd` (0: read, else append), as `exec <path` / `exec >>path`. */
-static int open_onto(const char *path, int fd) {
-  int opened = fd == 0 ? open(path, O_RDONLY) : open(path, O_WRONLY | O_APPEND | O_CREAT, 0666);
+/* Opens `path` onto `fd` (0: read, else append, created 0640 and given to r's owner), as `exec <path` / `exec >>path`. */
+static int open_onto(const char *path, int fd, const struct record *r) {
+  int opened = fd == 0 ? open(path, O_RDONLY) : open(path, O_WRONLY | O_APPEND | O_CREAT, 0640);
   if (opened < 0) return -1;
+  if (fd != 0 && r->uid != (uid_t)-1 && fchown(opened, r->uid, r->gid) != 0) return -1;
   if (opened != fd) {
     if (dup2(opened, fd) < 0) return -1;
     close(opened);
@@ -148,7 +153,7 @@ static void task_side(const struct record *r) {
 static void supervise(const struct record *r) {
   prctl(PR_SET_NAME, "corral-super");
   signal(SIGCHLD, SIG_DFL);
-  if (open_onto("/dev/null", 0) != 0 || open_onto(r->out, 1) != 0 || open_onto(r->err, 2) != 0 || chdir(r->cwd) != 0) {
+  if (open_onto("/dev/null", 0, r) != 0 || open_onto(r->out, 1, r) != 0 || open_onto(r->err, 2, r) != 0 || chdir(r->cwd) != 0) {
     fprintf(stderr, "corral-exec: task %s: %s\n", r->key, strerror(errno));
     say(r->key, "failed");
     _exit(1);
@@ -235,14 +240,32 @@ static int take_list(char **p, char *end, char ***words, size_t *cap, size_t *us
   return got;
 }
 
+/* OWNER: `-` (none: uid -1) or `UID:GID`; 0 when malformed. */
+static int owner(const char *w, uid_t *uid, gid_t *gid) {
+  if (strcmp(w, "-") == 0) {
+    *uid = (uid_t)-1, *gid = (gid_t)-1;
+    return 1;
+  }
+  unsigned long u, g;
+  char *e;
+  if (*w < '0' || *w > '9') return 0;
+  u = strtoul(w, &e, 10);
+  if (*e != ':' || e[1] < '0' || e[1] > '9') return 0;
+  g = strtoul(e + 1, &e, 10);
+  if (*e != '\0' || u >= (uid_t)-1 || g >= (gid_t)-1) return 0;
+  *uid = (uid_t)u, *gid = (gid_t)g;
+  return 1;
+}
+
 static int parse(char **at, char *end, struct record *r, char ***words, size_t *cap) {
-  char *p = *at, *fixed[5], *w;
-  for (int i = 0; i < 5; i++)
+  char *p = *at, *fixed[6], *w;
+  for (int i = 0; i < 6; i++)
     if (!(fixed[i] = word(&p, end))) return 0;
   r->key = fixed[0], r->meta = fixed[1], r->cwd = fixed[2], r->out = fixed[3], r->err = fixed[4];
   /* Keys are the agent's launch counter: digits, no sign, short (an ack line must fit ACK_CAP). */
   size_t klen = strlen(r->key);
   if (klen == 0 || klen > 20 || strspn(r->key, "0123456789") != klen) return -1;
+  if (!owner(fixed[5], &r->uid, &r->gid)) return -1;
   /* One array: the dirs, the writes, the joins, then the helper's argv — a placeholder argv[0], the args, a NULL. */
   size_t used = 0, at_writes, at_join;
   int got;

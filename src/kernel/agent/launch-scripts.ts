@@ -150,9 +150,13 @@ export interface LaunchLine {
   key: number;
   metaDir: string;
   cwd: string;
-  /** Log files, opened for appending (they exist already, with the task user as owner). */
+  /**
+   * Log files, opened for appending. The native launcher creates missing ones (mode 0640) and
+   * gives them to `logOwner`; for the shell launcher they exist already, with that owner.
+   */
   stdoutPath: string;
   stderrPath: string;
+  logOwner: { uid: number; gid: number } | undefined;
   /** container.enterSteps(). */
   enter: EnterSteps;
   /** launchArgv(…), and whether it says `running` itself (argvSaysRunning). */
@@ -168,7 +172,7 @@ export function launchCommand(spec: LaunchLine): string {
 }
 
 /**
- * The native launcher's record (native/corral-launch.c): `KEY META CWD STDOUT STDERR NDIR DIR…
+ * The native launcher's record (native/corral-launch.c): `KEY META CWD STDOUT STDERR OWNER NDIR DIR…
  * NWRITE (FILE VALUE)… NJOIN JOIN… CORE NARGS ARG…`, each word ended by a NUL. ARG… are the exec helper's arguments: the argv must be
  * launchArgv's with the helper (its first word, the helper's path, is left out: the launcher is it).
  */
@@ -177,7 +181,7 @@ export function launchRecord(spec: LaunchLine, execHelper: string): string {
   const args = spec.argv.slice(1);
   const { makeDirs, writes, cgroupProcs, noCoreDumps } = spec.enter;
   const words = [
-    launchKey(spec.key), spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath,
+    launchKey(spec.key), spec.metaDir, spec.cwd, spec.stdoutPath, spec.stderrPath, spec.logOwner ? `${spec.logOwner.uid}:${spec.logOwner.gid}` : '-',
     String(makeDirs.length), ...makeDirs, String(writes.length), ...writes.flat(), String(cgroupProcs.length), ...cgroupProcs,
     noCoreDumps ? '1' : '0', String(args.length), ...args,
   ];

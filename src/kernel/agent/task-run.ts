@@ -130,8 +130,9 @@ export class TaskRun {
       return;
     }
     try {
-      // Creates the logs with the task user as owner; the supervisor opens them again for appending.
-      closeSandboxFiles(openSandbox(this.saved.sandbox, this.owner));
+      // The shell launcher's supervisor opens the logs for appending: they are created here first,
+      // with the task user as owner. The native one creates them itself (LaunchLine.logOwner).
+      if (!this.ctx.execHelper) closeSandboxFiles(openSandbox(this.saved.sandbox, this.owner));
       this.ctx.launcher.start(
         {
           key: this.launchKey,
@@ -139,6 +140,7 @@ export class TaskRun {
           cwd: this.saved.sandbox,
           stdoutPath: join(this.saved.sandbox, 'stdout'),
           stderrPath: join(this.saved.sandbox, 'stderr'),
+          logOwner: this.owner,
           enter: container.enterSteps(),
           argv: this.launcher,
           argvSaysRunning: argvSaysRunning(this.ctx),

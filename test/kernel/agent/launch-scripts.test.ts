@@ -32,16 +32,16 @@ t.test('task side scripts and launch lines', async (t) => {
   t.match(taskSideScript({ ...none, cgroupProcs: ['/cg/x'], noCoreDumps: true }, false), /^echo "\$self" > '\/cg\/x' \|\| exit 125\nulimit -c 0\n.*echo "\$k running" >&3.*exec "\$@" 3>&-$/s);
   const setup = taskSideScript({ makeDirs: ["/cg/a'b"], writes: [['/cg/a/pids.max', '7']], cgroupProcs: ['/cg/a/cgroup.procs'], noCoreDumps: false }, true);
   t.equal(setup, ["mkdir -p -- '/cg/a'\\''b' || exit 125", "printf %s '7' > '/cg/a/pids.max' || exit 125", `echo "$self" > '/cg/a/cgroup.procs' || exit 125`, 'exec "$@"'].join('\n'), 'cgroups made and limited before they are joined');
-  const line = launchCommand({ key: 3, metaDir: "/m'x", cwd: '/s', stdoutPath: '/s/stdout', stderrPath: '/s/stderr', enter: none, argv, argvSaysRunning: true });
+  const line = launchCommand({ key: 3, metaDir: "/m'x", cwd: '/s', stdoutPath: '/s/stdout', stderrPath: '/s/stderr', logOwner: undefined, enter: none, argv, argvSaysRunning: true });
   t.match(line, /^L 3 '\/m'\\''x' '\/s' '\/s\/stdout' '\/s\/stderr' 'exec "\$@"' '\/bin\/echo' 'it'\\''s' '\$\(touch pwned\)' '`id`' 'a b'\n$/);
-  t.throws(() => launchCommand({ key: 0, metaDir: '/m', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', enter: none, argv, argvSaysRunning: true }), /Invalid launch key/);
-  t.throws(() => launchCommand({ key: 1, metaDir: '/m\0', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', enter: none, argv, argvSaysRunning: true }), /NUL/);
+  t.throws(() => launchCommand({ key: 0, metaDir: '/m', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', logOwner: undefined, enter: none, argv, argvSaysRunning: true }), /Invalid launch key/);
+  t.throws(() => launchCommand({ key: 1, metaDir: '/m\0', cwd: '/s', stdoutPath: 'o', stderrPath: 'e', logOwner: undefined, enter: none, argv, argvSaysRunning: true }), /NUL/);
 });
 
 t.test('native launch records: NUL-ended words with counts, the helper path left out', async (t) => {
   const helperArgv = launchArgv({ argv: ['/bin/echo', 'a b'], env: { A: '1' }, pidNamespace: true, key: 4, execHelper: '/d/corral-exec' });
-  const spec = { key: 4, metaDir: '/m', cwd: '/s', stdoutPath: '/s/o', stderrPath: '/s/e', enter: { makeDirs: ['/cg/a'], writes: [['/cg/a/pids.max', '7'] as [string, string]], cgroupProcs: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], noCoreDumps: true }, argv: helperArgv, argvSaysRunning: true };
-  t.equal(launchRecord(spec, '/d/corral-exec'), ['4', '/m', '/s', '/s/o', '/s/e', '1', '/cg/a', '1', '/cg/a/pids.max', '7', '2', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs', '1', '9', '4', 'ns', '-', '-', '-', '1', 'A=1', '/bin/echo', 'a b', ''].join('\0'));
+  const spec = { key: 4, metaDir: '/m', cwd: '/s', stdoutPath: '/s/o', stderrPath: '/s/e', logOwner: { uid: 65534, gid: 65534 }, enter: { makeDirs: ['/cg/a'], writes: [['/cg/a/pids.max', '7'] as [string, string]], cgroupProcs: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], noCoreDumps: true }, argv: helperArgv, argvSaysRunning: true };
+  t.equal(launchRecord(spec, '/d/corral-exec'), ['4', '/m', '/s', '/s/o', '/s/e', '65534:65534', '1', '/cg/a', '1', '/cg/a/pids.max', '7', '2', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs', '1', '9', '4', 'ns', '-', '-', '-', '1', 'A=1', '/bin/echo', 'a b', ''].join('\0'));
   t.throws(() => launchRecord(spec, '/other/corral-exec'), /only the exec helper/);
   t.throws(() => launchRecord({ ...spec, cwd: '/s\0' }, '/d/corral-exec'), /NUL/);
 });

@@ -3,7 +3,7 @@
 // malformed record, which stops the launcher before it starts anything.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { locateExecHelper } from '../../../src/kernel/agent/exec-helper';
@@ -44,9 +44,9 @@ function startLauncher(t: { teardown(fn: () => unknown): void }): Launcher {
 
 const NO_CGROUPS: EnterSteps = { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: true };
 
-function record(dir: string, key: number, script: string, enter = NO_CGROUPS): string {
+function record(dir: string, key: number, script: string, enter = NO_CGROUPS, logOwner?: { uid: number; gid: number }): string {
   const argv = launchArgv({ argv: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' }, pidNamespace: false, key, execHelper: helper });
-  return launchRecord({ key, metaDir: dir, cwd: dir, stdoutPath: join(dir, 'stdout'), stderrPath: join(dir, 'stderr'), enter, argv, argvSaysRunning: true }, helper!);
+  return launchRecord({ key, metaDir: dir, cwd: dir, stdoutPath: join(dir, 'stdout'), stderrPath: join(dir, 'stderr'), logOwner, enter, argv, argvSaysRunning: true }, helper!);
 }
 
 function tempDir(t: { teardown(fn: () => unknown): void }): string {
@@ -84,7 +84,7 @@ t.test('records split across writes and packed into one are all launched and ack
 t.test('a malformed record stops the launcher before it starts anything', { skip: !helper && 'dist/corral-exec is not built' }, async (t) => {
   const launcher = startLauncher(t);
   const dir = tempDir(t);
-  launcher.write(['1x', dir, dir, join(dir, 'o'), join(dir, 'e'), '0', '0', '0', ''].join('\0'));
+  launcher.write(['1x', dir, dir, join(dir, 'o'), join(dir, 'e'), '-', '0', '0', '0', ''].join('\0'));
   t.equal(await launcher.exited, 125);
   t.match(launcher.stderr(), /malformed launch record/);
   t.same(launcher.acks(), []);
@@ -111,4 +111,20 @@ t.test('the task side makes its cgroup (and missing parents), writes its limits 
   t.equal(readFileSync(join(bad, 'exit_status'), 'utf8'), '125\n', 'a refused write: the task never runs');
   t.equal(readFileSync(join(bad, 'stdout'), 'utf8'), '');
   t.match(readFileSync(join(bad, 'stderr'), 'utf8'), /corral-exec: writing '1' to .*no-such-file/);
+});
+
+t.test('the supervisor creates missing logs (0640) for their owner; a malformed owner stops the launcher', { skip: !helper ? 'dist/corral-exec is not built' : process.getuid?.() !== 0 && 'needs root (chown)' }, async (t) => {
+  const launcher = startLauncher(t);
+  const dir = tempDir(t);
+  launcher.write(record(dir, 5, 'echo out; echo err >&2', NO_CGROUPS, { uid: 65534, gid: 65533 }));
+  await waitUntil('the launch to end', () => launcher.events().some((e) => e === '5 exited'));
+  for (const [name, text] of [['stdout', 'out\n'], ['stderr', 'err\n']] as const) {
+    const st = statSync(join(dir, name));
+    t.same([st.uid, st.gid, st.mode & 0o777], [65534, 65533, 0o640], `${name}: created 0640 for its owner`);
+    t.equal(readFileSync(join(dir, name), 'utf8'), text);
+  }
+  const bad = startLauncher(t);
+  bad.write(record(dir, 6, 'true').replace('\0-\0', '\x001:x\0'));
+  t.equal(await bad.exited, 125);
+  t.match(bad.stderr(), /malformed launch record/);
 });

@@ -42,7 +42,7 @@ function supervise(t: { teardown(fn: () => unknown): void }, script: string | st
   const key = launcher.reserveKey();
   const env = { PATH: '/usr/bin:/bin', CORRAL_TASK_ID: `sup-${process.pid}` };
   launcher.start(
-    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), enter: { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: false }, argv: launchArgv({ argv: typeof script === 'string' ? ['/bin/sh', '-c', script] : script, env, pidNamespace, key, execHelper }), argvSaysRunning: argvSaysRunning({ pidNamespace, execHelper }) },
+    { key, metaDir: meta, cwd: meta, stdoutPath: join(meta, 'stdout'), stderrPath: join(meta, 'stderr'), logOwner: undefined, enter: { makeDirs: [], writes: [], cgroupProcs: [], noCoreDumps: false }, argv: launchArgv({ argv: typeof script === 'string' ? ['/bin/sh', '-c', script] : script, env, pidNamespace, key, execHelper }), argvSaysRunning: argvSaysRunning({ pidNamespace, execHelper }) },
     { onStarted: (s, task) => onStarted([s.pid, task]), onRunning: () => onRunning(), onExit: () => onExit(), onFailed: (m) => t.teardown(() => Promise.reject(new Error(m))) },
   );
   const supervisor = started.then(([s]) => s);

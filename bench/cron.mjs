@@ -41,21 +41,22 @@ const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.l
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // CPU in ms: the whole machine's busy time (/proc/stat: every CPU, every process and kernel thread),
-// one process's own (utime + stime of all its threads), and this bench process's (node-cron's part).
+// one process's own (utime + stime of all its threads) and its main thread's (the event loop, what
+// limits the node first), and this bench process's (node-cron's part).
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 const machineBusyMs = () => {
   const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   return (user + nice + system + irq + softirq + steal) * TICK_MS;
 };
-const processCpuMs = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+const processCpuMs = (pid, statFile = `/proc/${pid}/stat`) => {
+  const fields = readFileSync(statFile, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 };
 const benchCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-const cpuSample = (pid) => ({ machine: machineBusyMs(), corral: processCpuMs(pid), bench: benchCpuMs() });
+const cpuSample = (pid) => ({ machine: machineBusyMs(), corral: processCpuMs(pid), corralMain: processCpuMs(pid, `/proc/${pid}/task/${pid}/stat`), bench: benchCpuMs() });
 
 async function startCorral() {
   const proc = spawn(process.execPath, [...args['corral-node-args'].split(' ').filter(Boolean), resolve(args.corral), 'up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--agent-cpus', '64', '--agent-mem', '65536', '--agent-disk', '65536'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -165,6 +166,7 @@ async function main() {
     const cores = cpus().length;
     const cpuPerRunMs = {
       corral: perRun(cpuMs('corral')),
+      corralMainThread: perRun(cpuMs('corralMain')),
       rest: perRun(cpuMs('machine') - cpuMs('corral') - cpuMs('bench')),
       total: perRun(cpuMs('machine') - cpuMs('bench')),
     };
@@ -203,6 +205,7 @@ async function main() {
     row('lateness to TASK_RUNNING p99 (ms)', figures.latenessMs.p99, figures.latenessMs.p99 < 100);
     row('runs reaching TASK_RUNNING per second in the window', figures.runningPerSecond);
     row('CPU ms per run: corral / rest / total', `${cpuPerRunMs.corral} / ${cpuPerRunMs.rest} / ${cpuPerRunMs.total}`);
+    row('  of corral: its main thread (ms per run)', cpuPerRunMs.corralMainThread);
     row(`machine busy in the window (${cores} CPUs)`, `${Math.round(machineBusy * 100)} %`);
     row('runs/s the CPUs carry at that cost (ceiling)', `${figures.runsPerSecondTheCoresCarry} (of ${N} asked)`);
     for (const [what, v] of Object.entries(figures.phasesMs)) row(`  ${what} p50 / p99 / max (ms)`, `${v.p50} / ${v.p99} / ${v.max}`);
